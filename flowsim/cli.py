@@ -1,0 +1,118 @@
+"""The ``flowsim`` command line: thin over the API; parse, call, print, exit codes.
+
+Exit codes: 0 success, 2 bad input (a :class:`~flowsim.errors.ScenarioError`, shown
+as ``file:line: field: message`` with no traceback, and nothing written).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flowsim.errors import ScenarioError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Simulate the flow control of event-driven function platforms (Inngest first).")
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(exc: ScenarioError) -> None:
+    err.print(f"[bold red]error:[/] {exc.format()}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
+        seed: Optional[int] = typer.Option(None, help="Seed (default: the scenario's `seed`)."),
+        out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/<name>/)."),
+        fmt: str = typer.Option("csv", "--format", help="Table format: csv or parquet."),
+        explain: bool = typer.Option(False, "--explain", help="Also write the decision log (log.csv)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")) -> None:
+    """Simulate a scenario, write events/runs/steps tables and summary.json, print a summary."""
+    from flowsim.api import simulate
+    from flowsim.results.writers import write_result
+    from flowsim.scenario.load import load_scenario
+    try:
+        if fmt not in ("csv", "parquet"):
+            raise ScenarioError(f"expected csv or parquet, got {fmt!r}", field="--format")
+        sc = load_scenario(scenario)
+        show = not quiet and sys.stderr.isatty()
+        if show:
+            from rich.progress import Progress
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task(f"simulating {sc.name}", total=1.0)
+                result = simulate(sc, seed, explain=explain, progress=lambda f: bar.update(task, completed=f))
+        else:
+            result = simulate(sc, seed, explain=explain)
+        target = write_result(result, out_dir or Path("runs") / sc.name, fmt)
+    except ScenarioError as exc:
+        _fail(exc)
+        return
+    if not quiet:
+        print_summary(result.summary())
+        out.print(f"wrote {target}/", highlight=False)
+
+
+@app.command()
+def validate(scenario: Path = typer.Argument(..., help="The scenario YAML file.")) -> None:
+    """Check a scenario without running it."""
+    from flowsim.scenario.load import load_scenario
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        _fail(exc)
+        return
+    out.print(f"{scenario}: ok ({len(sc.functions)} functions, {len(sc.traffic)} traffic sources)",
+              highlight=False)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The short table a run prints: outcomes, statuses, latencies, slot use."""
+    out.print(f"[bold]{summary['scenario']}[/] seed={summary['seed']} horizon={summary['horizon']:g}s "
+              f"events={summary['events']['received']}", highlight=False)
+    counts = Table(title="outcomes and runs", show_header=True)
+    counts.add_column("event outcome")
+    counts.add_column("count", justify="right")
+    counts.add_column("run status")
+    counts.add_column("count", justify="right")
+    outcomes = [(k, v) for k, v in summary["outcomes"].items() if v]
+    statuses = [(k, v) for k, v in summary["runs"].items() if v]
+    for i in range(max(len(outcomes), len(statuses))):
+        o = outcomes[i] if i < len(outcomes) else ("", "")
+        s = statuses[i] if i < len(statuses) else ("", "")
+        counts.add_row(o[0], str(o[1]), s[0], str(s[1]))
+    out.print(counts)
+    lat = Table(title="latency (seconds)")
+    for col in ("metric", "count", "mean", "p50", "p90", "p99", "max"):
+        lat.add_column(col, justify="right" if col != "metric" else "left")
+    for name in ("start_latency", "queue_wait", "end_to_end_latency"):
+        d = summary[name]
+        lat.add_row(name, *(_fmt(d[k]) for k in ("count", "mean", "p50", "p90", "p99", "max")))
+    out.print(lat)
+    slots = Table(title="concurrency slot use")
+    for col in ("constraint", "limit", "peak", "mean"):
+        slots.add_column(col, justify="right" if col != "constraint" else "left")
+    for name, d in summary["concurrency"].items():
+        slots.add_row(name, _fmt(d["limit"]), _fmt(d["peak"]), _fmt(d["mean"]))
+    out.print(slots)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,543 @@
+"""The simulated world: clock, random streams, functions, and the life of every run.
+
+SimPy provides the clock and the event heap; runs are driven by callbacks on scheduled
+events rather than one process per run (cheaper, and cancellation is a flag). The way
+an event travels (spec §1):
+
+1. pauses (``waitForEvent``, ``cancelOn``) that the event matches are resumed;
+2. for each function whose trigger matches (name with ``*``, then ``if``), a
+   :class:`~flowsim.policies.base.Candidate` goes through the function's event stages
+   in §1 order (batching, rate limit, debounce, keys and priority, singleton,
+   idempotency), each of which may pass, drop or hold it;
+3. a surviving candidate becomes a run, whose keys every constraint binds once, and
+   whose start item is enqueued at ``max(now, event.ts)``;
+4. the function's queue is walked (:mod:`flowsim.engine.queue`) whenever an item
+   becomes ready, capacity is released, or a throttle's retry time comes.
+
+Every fact is recorded as it happens; :meth:`World.run` returns the tables.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import simpy
+
+from flowsim.engine.pauses import Pause, PauseIndex
+from flowsim.engine.queue import FunctionQueue
+from flowsim.engine.runs import (CANCELLED, COMPLETED, EXECUTING, FAILED, QUEUED, SKIPPED, SLEEP, SLEEPING,
+                                 START, STEP, WAITING, QueueItem, Run)
+from flowsim.expr import ExprEvalError, is_true
+from flowsim.policies.base import HOLD, BuildContext, Candidate, Constraint, Drop, EventStage
+from flowsim.results.recorder import Recorder
+from flowsim.scenario.model import FunctionSpec, RunStep, Scenario, SleepStep, WaitStep
+from flowsim.streams import Streams
+from flowsim.traffic.event import Event
+from flowsim.traffic.sources import merge
+
+BLOCK = 256     # random draws are taken in blocks of this size, per stream
+
+
+class Handle:
+    """A scheduled callback that can be cancelled (SimPy events cannot)."""
+
+    __slots__ = ("fn", "args", "cancelled")
+
+    def __init__(self, fn: Callable[..., None], args: tuple) -> None:
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def __call__(self, _event: Any) -> None:
+        if not self.cancelled:
+            self.fn(*self.args)
+
+
+class Draws:
+    """Values from one named stream, drawn in blocks (``sample(rng, n)`` → array)."""
+
+    __slots__ = ("rng", "sample", "buf", "pos")
+
+    def __init__(self, rng: np.random.Generator, sample: Callable[[np.random.Generator, int], np.ndarray]) -> None:
+        self.rng = rng
+        self.sample = sample
+        self.buf: list[float] = []
+        self.pos = 0
+
+    def next(self) -> float:
+        if self.pos >= len(self.buf):
+            self.buf = self.sample(self.rng, BLOCK).tolist()
+            self.pos = 0
+        v = self.buf[self.pos]
+        self.pos += 1
+        return v
+
+
+class FunctionRuntime:
+    """One function's runtime: its stages, constraints, queue and random draws."""
+
+    def __init__(self, spec: FunctionSpec, world: "World") -> None:
+        self.spec = spec
+        self.index = spec.index
+        stages: list[EventStage] = []
+        constraints: list[Constraint] = []
+        ctx = BuildContext(world.scenario, spec, world.platform, world.streams, world.shared)
+        for mech in spec.mechanisms.values():
+            s, c = mech.build(ctx)
+            stages.extend(s)
+            constraints.extend(c)
+        self.stages = sorted(stages, key=lambda s: s.order)
+        self.constraints = constraints
+        self.queue = FunctionQueue(constraints, world.platform.peek_size)
+        self.dirty = False
+        self.blocked = False
+        self.wake: Handle | None = None
+        self.wake_at = float("inf")
+        streams = world.streams
+        self.durations: list[Draws | None] = []
+        self.failures: list[Draws | None] = []
+        for step in spec.steps:
+            if isinstance(step, RunStep):
+                self.durations.append(Draws(streams[f"durations:{spec.id}/{step.name}"], step.duration.sample))
+                self.failures.append(Draws(streams[f"failures:{spec.id}/{step.name}"], _uniform)
+                                     if step.failure_rate > 0 else None)
+            else:
+                self.durations.append(None)
+                self.failures.append(None)
+        self.retry_draws = Draws(streams[f"retries:{spec.id}"], _uniform)
+
+
+def _uniform(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.random(n)
+
+
+class World:
+    """One simulation of a scenario with one seed. Use :func:`flowsim.simulate`."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, explain: bool = False) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        self.platform = scenario.platform
+        self.streams = Streams(self.seed)
+        self.env = simpy.Environment()
+        self.recorder = Recorder()
+        self.shared: dict[Any, Any] = {}
+        self.explain = explain
+        self.decisions: list[tuple[float, str, str, dict[str, Any]]] = []
+        self.functions = [FunctionRuntime(spec, self) for spec in scenario.functions]
+        self.pauses = PauseIndex()
+        self._rows: dict[tuple[int, int], int] = {}
+        self._trigger_cache: dict[str, list[tuple[FunctionRuntime, list[Any]]]] = {}
+        self._dirty: list[FunctionRuntime] = []
+        self._walk_pending = False
+        self.live_runs: dict[int, Run] = {}
+        self._run_seq = 0
+        self._item_seq = 0
+        self.events_in = 0
+        self.events_unmatched = 0
+        self._shuffle = self.streams["shuffle"]
+        self._traffic: Iterator[Event] | None = None
+
+    # -- StageContext ---------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> Handle:
+        """Call ``fn(*args)`` at simulated time ``when`` (not before now)."""
+        handle = Handle(fn, args)
+        simpy.events.Timeout(self.env, max(0.0, when - self.env.now)).callbacks.append(handle)
+        return handle
+
+    def resume(self, candidate: Candidate, after: EventStage) -> None:
+        """Continue a held candidate's way through the stages after ``after``."""
+        fn = self.functions[candidate.function.index]
+        self._submit(candidate, fn, fn.stages.index(after) + 1)
+
+    def set_outcome(self, event: Event, function: FunctionSpec, outcome: str, run_id: str | None = None,
+                    reason: str = "") -> None:
+        """Give ``event`` its one outcome for ``function``."""
+        row = self._rows.pop((event.seq, function.index))
+        self.recorder.set_outcome(row, outcome, run_id, reason)
+
+    def log(self, kind: str, message: str, **facts: Any) -> None:
+        """Record a decision (kept only with ``explain``)."""
+        if self.explain:
+            self.decisions.append((self.env.now, kind, message, facts))
+
+    # -- running --------------------------------------------------------------------
+    def run(self, progress: Callable[[float], None] | None = None, chunks: int = 100) -> Recorder:
+        """Simulate until the horizon and close every open record; return the recorder."""
+        horizon = self.scenario.horizon
+        self._traffic = merge(list(self.scenario.traffic), self.streams, horizon)
+        self._next_arrival()
+        if progress is None:
+            self.env.run(until=horizon)
+        else:
+            for k in range(1, chunks + 1):
+                self.env.run(until=horizon * k / chunks)
+                progress(k / chunks)
+        self._close()
+        return self.recorder
+
+    def _next_arrival(self) -> None:
+        event = next(self._traffic, None)
+        if event is not None:
+            self.call_at(event.at, self._arrive, event)
+
+    def _arrive(self, event: Event) -> None:
+        self._next_arrival()
+        self.events_in += 1
+        if self.pauses:
+            self.pauses.dispatch(event)
+        matches = self._trigger_cache.get(event.name)
+        if matches is None:
+            matches = self._trigger_cache[event.name] = self._match_triggers(event.name)
+        if not matches:
+            self.events_unmatched += 1
+            return
+        rec = self.recorder
+        for fn, triggers in matches:
+            row = rec.event_row(event, fn.spec.id)
+            reason = self._filter(event, triggers)
+            if reason is not None:
+                rec.set_outcome(row, "filtered", None, reason)
+                continue
+            self._rows[(event.seq, fn.index)] = row
+            self._submit(Candidate(fn.spec, [event]), fn, 0)
+
+    def _match_triggers(self, name: str) -> list[tuple[FunctionRuntime, list[Any]]]:
+        out = []
+        for fn in self.functions:
+            hits = [t for t in fn.spec.triggers
+                    if (t.event == name if t.pattern is None else t.pattern.match(name))]
+            if hits:
+                out.append((fn, hits))
+        return out
+
+    @staticmethod
+    def _filter(event: Event, triggers: list[Any]) -> str | None:
+        """``None`` if some matching trigger's ``if`` holds, else why the event is filtered."""
+        reason = ""
+        for t in triggers:
+            if t.condition is None:
+                return None
+            try:
+                if is_true(t.condition.on(event)):
+                    return None
+                reason = f"if false: {t.condition.text}"
+            except ExprEvalError as exc:
+                reason = f"if error: {exc}"
+        return reason
+
+    # -- the pipeline of event stages -------------------------------------------------
+    def _submit(self, cand: Candidate, fn: FunctionRuntime, start: int) -> None:
+        stages = fn.stages
+        for i in range(start, len(stages)):
+            verdict = stages[i].admit(cand, self)
+            if verdict is None:
+                continue
+            if verdict is HOLD:
+                return
+            self._drop(cand, fn, verdict)
+            return
+        self._create_run(cand, fn)
+
+    def _drop(self, cand: Candidate, fn: FunctionRuntime, drop: Drop, run: Run | None = None) -> None:
+        run_id = None
+        if drop.record_run:
+            if run is None:
+                run = self._new_run(cand, fn)
+            run.state = SKIPPED
+            run.ended_at = self.env.now
+            run.cancel_reason = drop.reason
+            self.recorder.run_row(run, SKIPPED)
+            run_id = run.id
+        for event in cand.events:
+            self.set_outcome(event, fn.spec, drop.outcome, run_id, drop.reason)
+
+    def _new_run(self, cand: Candidate, fn: FunctionRuntime) -> Run:
+        self._run_seq += 1
+        run = Run(self._run_seq, fn, cand.events, self.env.now, cand.priority_factor, cand.batch_id)
+        for c in fn.constraints:
+            c.bind(run)
+        return run
+
+    def _create_run(self, cand: Candidate, fn: FunctionRuntime) -> None:
+        run = self._new_run(cand, fn)
+        for stage in fn.stages:
+            drop = stage.run_created(run, self)
+            if drop is not None:
+                self._drop(cand, fn, drop, run)
+                return
+        outcome = "batched" if cand.batch_id is not None else "run"
+        for event in cand.events:
+            self.set_outcome(event, fn.spec, outcome, run.id)
+        self.live_runs[run.seq] = run
+        spec = fn.spec
+        now = self.env.now
+        if cand.batch_id is None:
+            for c in spec.cancel_on:
+                pause = Pause(run, c.event, c.match, c.condition, self._cancel_on_match)
+                if c.timeout is not None:
+                    pause.timer = self.call_at(now + c.timeout, pause.kill)
+                run.pauses.append(pause)
+                self.pauses.add(pause)
+            if spec.start_timeout is not None:
+                run.timers.append(self.call_at(now + spec.start_timeout, self._start_timeout, run))
+        at = now if cand.batch_id is not None else max(now, run.event.ts)
+        self._enqueue(run, START, 0, 1, at)
+
+    def _cancel_on_match(self, pause: Pause, event: Event) -> None:
+        self.cancel_run(pause.run, "cancel_on")
+
+    # -- queue ------------------------------------------------------------------------
+    def _enqueue(self, run: Run, kind: str, step_index: int, attempt: int, at: float) -> None:
+        self._item_seq += 1
+        item = QueueItem(run, kind, step_index, attempt, at, self._item_seq)
+        now = self.env.now
+        if kind != SLEEP and attempt == 1 and at <= now + self.platform.future_at_limit:
+            item.score = run.created_at - run.priority_factor
+        else:
+            item.score = at          # retries and resumed sleeps lose their place (§3.5, §7.2)
+        run.item = item
+        run.state = QUEUED
+        if at > now:
+            item.timer = self.call_at(at, self._ready, item)
+        else:
+            self._ready(item)
+
+    def _ready(self, item: QueueItem) -> None:
+        item.timer = None
+        item.reason_since = self.env.now
+        fn = item.run.fn
+        fn.queue.push(item, self.env.now)
+        self._mark(fn)
+
+    def _mark(self, fn: FunctionRuntime) -> None:
+        if not fn.dirty:
+            fn.dirty = True
+            self._dirty.append(fn)
+        if not self._walk_pending:
+            self._walk_pending = True
+            self.call_at(self.env.now, self._walk_all)
+
+    def _walk_all(self) -> None:
+        self._walk_pending = False
+        fns = self._dirty
+        self._dirty = []
+        if len(fns) > 1:
+            # Partitions are taken in a uniformly shuffled order (§3.3), from the seed.
+            fns.sort(key=lambda f: f.index)
+            fns = [fns[i] for i in self._shuffle.permutation(len(fns))]
+        now = self.env.now
+        for fn in fns:
+            fn.dirty = False
+            fn.queue.walk(now, self._start)
+            fn.blocked = fn.queue.blocked
+            retry_at = fn.queue.retry_at
+            if retry_at is not None:
+                wake = self.platform.throttle_wake(now, retry_at)
+                if wake < fn.wake_at:
+                    if fn.wake is not None:
+                        fn.wake.cancel()
+                    fn.wake_at = wake
+                    fn.wake = self.call_at(wake, self._wake, fn)
+
+    def _wake(self, fn: FunctionRuntime) -> None:
+        fn.wake = None
+        fn.wake_at = float("inf")
+        self._mark(fn)
+
+    def _released(self) -> None:
+        for fn in self.functions:
+            if fn.blocked and not fn.dirty:
+                self._mark(fn)
+
+    # -- executing ------------------------------------------------------------------
+    def _start(self, item: QueueItem, constraints: list[Constraint]) -> None:
+        now = self.env.now
+        for c in constraints:
+            c.acquire(item, now)
+        item.held = constraints
+        item.started_at = now
+        item.status = "running"
+        run = item.run
+        fn = run.fn
+        if run.started_at is None:
+            run.started_at = now
+            if fn.spec.finish_timeout is not None:
+                run.timers.append(self.call_at(now + fn.spec.finish_timeout, self._finish_timeout, run))
+        run.state = EXECUTING
+        failed = False
+        duration = 0.0
+        if item.step_index < len(fn.spec.steps):
+            step = fn.spec.steps[item.step_index]
+            if isinstance(step, RunStep):
+                override = run.event.durations
+                if override and step.name in override:
+                    duration = override[step.name]
+                else:
+                    duration = fn.durations[item.step_index].next()
+                draws = fn.failures[item.step_index]
+                failed = draws is not None and draws.next() < step.failure_rate
+        item.duration = duration
+        self.call_at(now + duration, self._end_item, item, failed)
+
+    def _end_item(self, item: QueueItem, failed: bool) -> None:
+        now = self.env.now
+        for c in item.held:
+            c.release(item, now)
+        item.held = []
+        item.ended_at = now
+        self._released()
+        run = item.run
+        spec = run.fn.spec
+        is_run_step = item.step_index < len(spec.steps) and isinstance(spec.steps[item.step_index], RunStep)
+        if run.ended:      # cancelled while executing: the request finished, its result is discarded
+            self._step_row(item, "cancelled")
+            return
+        if not is_run_step:     # a zero-time request that found a sleep, a wait or the end
+            self._step_row(item, "completed")
+            self._proceed(run, item.step_index)
+            return
+        if failed:
+            self._step_row(item, "failed")
+            if item.attempt <= spec.retries:
+                delay = self.platform.retry_delay(item.attempt, run.fn.retry_draws.next())
+                self._enqueue(run, item.kind, item.step_index, item.attempt + 1, now + delay)
+            else:
+                self._finish(run, FAILED)
+            return
+        self._step_row(item, "completed")
+        self._proceed(run, item.step_index + 1)
+
+    def _proceed(self, run: Run, index: int) -> None:
+        """Move ``run`` to step ``index``: enqueue it, sleep, wait, or complete."""
+        steps = run.fn.spec.steps
+        now = self.env.now
+        run.item = None
+        if index >= len(steps):
+            self._finish(run, COMPLETED)
+            return
+        step = steps[index]
+        if isinstance(step, RunStep):
+            self._enqueue(run, STEP, index, 1, now)
+        elif isinstance(step, SleepStep):
+            run.state = SLEEPING
+            run.attrs["phase"] = (index, now)
+            run.timers.append(self.call_at(now + step.duration, self._wake_from_sleep, run))
+        else:
+            run.state = WAITING
+            run.attrs["phase"] = (index, now)
+            pause = Pause(run, step.event, step.match, step.condition, self._wait_matched)
+            pause.timer = self.call_at(now + step.timeout, self._wait_timeout, run, pause)
+            run.pauses.append(pause)
+            self.pauses.add(pause)
+
+    def _wake_from_sleep(self, run: Run) -> None:
+        index = self._phase_row(run, "completed")
+        self._enqueue(run, SLEEP, index + 1, 1, self.env.now)
+
+    def _wait_matched(self, pause: Pause, event: Event) -> None:
+        self._resume_wait(pause.run, "matched")
+
+    def _wait_timeout(self, run: Run, pause: Pause) -> None:
+        pause.kill()
+        self._resume_wait(run, "timed_out")
+
+    def _resume_wait(self, run: Run, status: str) -> None:
+        index = self._phase_row(run, status)
+        self._enqueue(run, STEP, index + 1, 1, self.env.now)
+
+    # -- ends -------------------------------------------------------------------------
+    def _finish(self, run: Run, status: str) -> None:
+        run.state = status
+        run.ended_at = self.env.now
+        run.item = None
+        for timer in run.timers:
+            timer.cancel()
+        run.timers = []
+        for pause in run.pauses:
+            pause.kill()
+        run.pauses = []
+        del self.live_runs[run.seq]
+        self.recorder.run_row(run, status)
+        for stage in run.fn.stages:
+            stage.run_ended(run, self)
+
+    def cancel_run(self, run: Run, reason: str) -> None:
+        """Cancel ``run`` now: a queued item leaves its queue, a sleep or wait ends;
+        an executing request finishes and holds its slots until then, but its result
+        is discarded (§8.2, §10)."""
+        if run.ended:
+            return
+        self.log("cancel", f"run {run.id} cancelled: {reason}", run_id=run.id, reason=reason)
+        run.cancel_reason = reason
+        item = run.item
+        if item is not None and item.started_at is None:
+            if item.in_queue:
+                run.fn.queue.remove(item)
+            elif item.timer is not None:
+                item.timer.cancel()
+            self._step_row(item, "cancelled")
+        elif run.state in (SLEEPING, WAITING):
+            self._phase_row(run, "cancelled")
+        self._finish(run, CANCELLED)
+
+    def _start_timeout(self, run: Run) -> None:
+        if run.started_at is None:
+            self.cancel_run(run, "start_timeout")
+
+    def _finish_timeout(self, run: Run) -> None:
+        """Cancel a run still going at its finish deadline, unless its final request
+        is already executing: that one may end after the deadline (§10)."""
+        item = run.item
+        if item is not None and item.started_at is not None:
+            steps = run.fn.spec.steps
+            if item.step_index >= len(steps) - 1:
+                return
+        self.cancel_run(run, "finish_timeout")
+
+    # -- records ----------------------------------------------------------------------
+    def _step_row(self, item: QueueItem, status: str) -> None:
+        run = item.run
+        steps = run.fn.spec.steps
+        if item.step_index < len(steps) and isinstance(steps[item.step_index], RunStep):
+            name, kind = steps[item.step_index].name, "run"
+        else:
+            name, kind = (steps[item.step_index].name if item.step_index < len(steps) else "(end)"), "request"
+        item.note_reason(None, self.env.now if item.started_at is None else item.started_at)
+        self.recorder.step_row(run, name, kind, item.attempt, item.at, item.started_at,
+                               item.ended_at, status, item.blocked_by())
+
+    def _phase_row(self, run: Run, status: str) -> int:
+        """Record the sleep or wait ``run`` is in, ending now; return its step index."""
+        index, since = run.attrs.pop("phase")
+        step = run.fn.spec.steps[index]
+        kind = "sleep" if isinstance(step, SleepStep) else "wait"
+        self.recorder.step_row(run, step.name, kind, 1, since, since,
+                               None if status == "pending" else self.env.now, status, "")
+        return index
+
+    def _close(self) -> None:
+        """At the horizon: held events and unfinished runs are recorded as pending."""
+        for fn in self.functions:
+            for stage in fn.stages:
+                stage.horizon(self)
+        for row in self._rows.values():
+            self.recorder.set_outcome(row, "pending")
+        self._rows.clear()
+        for run in self.live_runs.values():
+            item = run.item
+            if item is not None:
+                if item.started_at is None:
+                    self._step_row(item, "pending")
+                else:
+                    self._step_row(item, "running")
+            elif run.state in (SLEEPING, WAITING):
+                self._phase_row(run, "pending")
+            self.recorder.run_row(run, "pending")

@@ -1,0 +1,16 @@
+"""The registry of flow-control mechanisms: scenario field name → mechanism type.
+
+The engine builds each function's event stages and queue constraints from this
+registry and never names a mechanism. A new mechanism is a module plus an entry here.
+Every entry is asked to parse its field even when the field is absent, so that
+always-on rules (the account limit, event-id idempotency) live in their mechanism's
+module too.
+"""
+from __future__ import annotations
+
+from flowsim.policies.base import MechanismType
+from flowsim.policies.concurrency import ConcurrencyConfig
+
+MECHANISMS: dict[str, type[MechanismType]] = {
+    "concurrency": ConcurrencyConfig,
+}

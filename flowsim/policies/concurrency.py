@@ -1,0 +1,194 @@
+"""Concurrency limits: account, function and keyed step limits (spec §3).
+
+Configuration (§3.1), as Inngest's SDKs accept it::
+
+    concurrency: 5                                   # function limit
+    concurrency: {limit: 5, key: event.data.user_id} # one keyed limit
+    concurrency: [{limit: 1, key: event.data.user_id}, {limit: 60, key: '"openai"', scope: account}]
+
+What counts (§3.2): every executing queue item (one step request) holds one slot in
+every limit that applies to it, from the moment it starts until its request returns;
+sleeping and waiting runs hold none. Keys are evaluated once per run from the run's
+first event (§1 step 5, §3.5). An env- or account-scoped key is shared by every
+function whose key *expression text* is identical and evaluates to the same value,
+each function comparing the shared count with its own limit (§3.2). The account limit
+(``account.concurrency``) applies to every item.
+
+Queue walk (§3.3): a refusal by the account or function limit stops the walk of the
+function's queue; a refusal by a keyed limit skips the item.
+
+Decisions (spec README): function ``limit: 0`` means no function limit; a keyed
+``limit: 0`` is rejected at load time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Iterable
+
+from flowsim.expr import Expr, ExprEvalError, compile_expr, key_string
+from flowsim.policies.base import BuildContext, Constraint, EventStage, Refusal
+from flowsim.scenario.source import Node
+
+MAX_CONCURRENCY_LIMITS = 2          # consts.MaxConcurrencyLimits
+DEFAULT_ACCOUNT_LIMIT = 1000        # consts.DefaultConcurrencyLimit (dev server)
+SCOPES = ("fn", "env", "account")
+
+
+class Counter:
+    """In-use slots per key of one family of limits (shared across functions if scoped)."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used: dict[str, int] = {}
+
+
+@dataclass(frozen=True)
+class KeyedLimit:
+    limit: int
+    key: Expr
+    scope: str
+    label: str          # "concurrency[i]" in run.keys
+
+
+@dataclass(frozen=True)
+class ConcurrencyConfig:
+    """A function's concurrency settings plus the account limit."""
+
+    account_limit: int
+    function_limit: int | None
+    keyed: tuple[KeyedLimit, ...]
+
+    field: ClassVar[str] = "concurrency"
+
+    @classmethod
+    def parse(cls, node: Node | None, function: Node, scenario: Node) -> "ConcurrencyConfig":
+        account = scenario.get("account")
+        account_limit = DEFAULT_ACCOUNT_LIMIT
+        if account is not None and account.get("concurrency") is not None:
+            account_limit = account.get("concurrency").int(minimum=1)
+        function_limit: int | None = None
+        keyed: list[KeyedLimit] = []
+        if node is not None:
+            if isinstance(node.value, dict) and ("fn" in node.value or "step" in node.value):
+                raise node.error("function (run) concurrency semaphores (the {fn: [...], step: [...]} form) "
+                                 "are not modelled until Inngest documents them; use the step limits form")
+            entries = node.elements()
+            if len(entries) > MAX_CONCURRENCY_LIMITS:
+                raise node.error("There are more concurrency limits specified than the allowed max of: "
+                                 f"{MAX_CONCURRENCY_LIMITS}")
+            parsed = []
+            for entry in entries:
+                if isinstance(entry.value, (int, float)) and not isinstance(entry.value, bool):
+                    parsed.append((entry.int(minimum=0), None, "fn", entry))
+                    continue
+                entry.mapping(("limit", "key", "scope"), required=("limit",))
+                limit = entry.child("limit").int(minimum=0)
+                scope = entry.get("scope").choice(SCOPES) if entry.get("scope") else "fn"
+                key = entry.get("key")
+                if key is None and scope != "fn":
+                    raise entry.error(f"A concurrency key must be specified for {scope} scoped limits")
+                expr = None
+                if key is not None:
+                    try:
+                        expr = compile_expr(key.str())
+                    except ValueError as exc:
+                        raise key.error(f"Invalid concurrency key '{key.value}': {exc}") from None
+                    if limit == 0:
+                        raise entry.child("limit").error(
+                            "a keyed concurrency limit of 0 would block every run (Inngest's Constraint API "
+                            "gives it no capacity, spec §3.1); remove the limit or set it to at least 1")
+                parsed.append((limit, expr, scope, entry))
+            # Inngest sorts step limits by limit, ascending (§3.1).
+            parsed.sort(key=lambda p: p[0])
+            for limit, expr, scope, entry in parsed:
+                if expr is None:
+                    if function_limit is not None:
+                        raise entry.error("only one function-level (unkeyed) concurrency limit is allowed")
+                    function_limit = limit if limit > 0 else None
+                else:
+                    keyed.append(KeyedLimit(limit, expr, scope, f"concurrency[{len(keyed)}]"))
+        return cls(account_limit, function_limit, tuple(keyed))
+
+    def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:
+        fn_id = ctx.function.id
+        account = ctx.shared_state("concurrency:account", Counter)
+        constraints: list[Constraint] = [LimitConstraint(account, "account", self.account_limit, "account")]
+        if self.function_limit is not None:
+            constraints.append(LimitConstraint(Counter(), "function", self.function_limit, fn_id))
+        for k in self.keyed:
+            if k.scope == "fn":
+                counter = Counter()
+            else:  # shared by expression text and value across functions (§3.2)
+                counter = ctx.shared_state(("concurrency", k.scope, k.key.text), Counter)
+            constraints.append(KeyedConstraint(counter, k))
+        return (), constraints
+
+
+class LimitConstraint(Constraint):
+    """The account or function limit: one counter, refusal stops the walk (§3.3)."""
+
+    stop = True
+
+    def __init__(self, counter: Counter, reason: str, limit: int, slot: str) -> None:
+        self.counter = counter
+        self.reason = reason
+        self.limit = limit
+        self.slot = slot
+        self.refusal = Refusal(reason, stop=True)
+        counter.used.setdefault(slot, 0)
+
+    def check(self, item, now: float) -> Refusal | None:
+        return self.refusal if self.counter.used[self.slot] >= self.limit else None
+
+    def acquire(self, item, now: float) -> None:
+        self.counter.used[self.slot] += 1
+
+    def release(self, item, now: float) -> None:
+        self.counter.used[self.slot] -= 1
+
+
+class KeyedConstraint(Constraint):
+    """A keyed limit: the key value is evaluated once per run; refusal skips (§3.3).
+
+    A key evaluating to ``false`` (missing field) shares the bucket ``"false"``; an
+    evaluation error shares the bucket ``"<nil>"`` (§2.1).
+    """
+
+    stop = False
+
+    def __init__(self, counter: Counter, spec: KeyedLimit) -> None:
+        self.counter = counter
+        self.spec = spec
+        self.label = spec.label
+        self._refusals: dict[str, Refusal] = {}
+
+    def bind(self, run) -> None:
+        try:
+            value = key_string(self.spec.key.on(run.event))
+        except ExprEvalError:
+            value = "<nil>"
+        run.keys[self.label] = value
+
+    def check(self, item, now: float) -> Refusal | None:
+        value = item.run.keys[self.label]
+        if self.counter.used.get(value, 0) < self.spec.limit:
+            return None
+        refusal = self._refusals.get(value)
+        if refusal is None:
+            refusal = self._refusals[value] = Refusal(f"concurrency:{self.spec.key.text}={value}")
+        return refusal
+
+    def acquire(self, item, now: float) -> None:
+        used = self.counter.used
+        value = item.run.keys[self.label]
+        used[value] = used.get(value, 0) + 1
+
+    def release(self, item, now: float) -> None:
+        used = self.counter.used
+        value = item.run.keys[self.label]
+        n = used[value] - 1
+        if n:
+            used[value] = n
+        else:
+            del used[value]

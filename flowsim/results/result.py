@@ -1,0 +1,42 @@
+"""The result of one simulation: three tidy tables, a decision log and the summary."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from flowsim.scenario.model import Scenario
+
+LOG_COLUMNS = ("time", "kind", "message", "facts")
+
+
+@dataclass
+class Result:
+    """What one simulation produced.
+
+    * ``events`` — one row per (event, function it triggers) with its one outcome;
+    * ``runs`` — one row per run (including skipped ones) with its status;
+    * ``steps`` — one row per step attempt, sleep and wait, with queue wait and
+      ``blocked_by``;
+    * ``log`` — the decisions taken, with ``explain=True``.
+    """
+
+    scenario: "Scenario"
+    seed: int
+    horizon: float
+    events: pd.DataFrame
+    runs: pd.DataFrame
+    steps: pd.DataFrame
+    log: pd.DataFrame
+    events_in: int = 0
+    events_unmatched: int = 0
+    _summary: dict[str, Any] | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline metrics (counts, latency percentiles, slot use), computed once."""
+        if self._summary is None:
+            from flowsim.results.metrics import summarize
+            self._summary = summarize(self)
+        return self._summary

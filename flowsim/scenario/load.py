@@ -1,0 +1,201 @@
+"""Loading a scenario from YAML (or a dict) into the validated model.
+
+Every rule here raises a :class:`~flowsim.errors.ScenarioError` naming the file, the
+line, the field path and what is allowed. Mechanism fields (``concurrency``,
+``throttle``...) are parsed by their own modules through :mod:`flowsim.policies`.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flowsim.distributions import parse_distribution
+from flowsim.errors import ScenarioError
+from flowsim.expr import compile_expr
+from flowsim.platform import parse_platform
+from flowsim.policies import MECHANISMS
+from flowsim.policies.concurrency import DEFAULT_ACCOUNT_LIMIT
+from flowsim.scenario.model import (DEFAULT_PRIORITY_RANGE, DEFAULT_RETRIES, MAX_CANCELLATIONS, MAX_RETRIES,
+                                    Account, CancelOn, FunctionSpec, RunStep, Scenario, SleepStep, Step,
+                                    Trigger, WaitStep)
+from flowsim.scenario.source import Node, Source, load_yaml
+from flowsim.traffic.sources import parse_traffic
+
+TOP_LEVEL = ("name", "description", "seed", "horizon", "account", "platform", "functions", "traffic", "variants")
+FUNCTION_CORE = ("id", "name", "triggers", "steps", "retries", "timeouts", "cancelOn")
+
+
+def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> Scenario:
+    """Load and validate a scenario from a YAML file path or an already-parsed dict."""
+    if isinstance(source, Mapping):
+        data, src = copy.deepcopy(dict(source)), Source("<dict>")
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ScenarioError("no such file", file=str(path)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"cannot read the file: {exc}", file=str(path)) from None
+        data, src = load_yaml(text, str(path))
+    return parse_scenario(data, src)
+
+
+def parse_scenario(data: Any, source: Source) -> Scenario:
+    """Build a :class:`Scenario` from parsed data and its :class:`Source`."""
+    root = Node(data, (), source)
+    root.mapping(TOP_LEVEL, required=("functions", "traffic"))
+    name = root.get("name").str() if root.get("name") else (
+        Path(source.file).stem if source.file and source.file != "<dict>" else "scenario")
+    seed = root.get("seed").int(minimum=0) if root.get("seed") else 0
+    horizon = root.child("horizon").duration(minimum=1e-9, what="horizon") if root.get("horizon") else 3600.0
+    account = _parse_account(root.get("account"))
+    platform = parse_platform(root.get("platform"))
+    functions_node = root.child("functions")
+    functions_node.list()
+    functions: list[FunctionSpec] = []
+    seen: dict[str, int] = {}
+    for i, fnode in enumerate(functions_node.elements()):
+        fn = _parse_function(fnode, i, root)
+        if fn.id in seen:
+            raise fnode.child("id").error(f"duplicate function id {fn.id!r} (also functions[{seen[fn.id]}])")
+        seen[fn.id] = i
+        functions.append(fn)
+    if not functions:
+        raise functions_node.error("at least one function is required")
+    traffic_node = root.child("traffic")
+    traffic_node.list()
+    traffic = parse_traffic(traffic_node)
+    description = root.get("description").str() if root.get("description") else ""
+    return Scenario(name=name, seed=seed, horizon=horizon, account=account, platform=platform,
+                    functions=tuple(functions), traffic=tuple(traffic), file=source.file,
+                    description=description, raw=data)
+
+
+def _parse_account(node: Node | None) -> Account:
+    if node is None:
+        return Account(DEFAULT_ACCOUNT_LIMIT)
+    node.mapping(("concurrency", "priority_range"))
+    limit = node.get("concurrency").int(minimum=1) if node.get("concurrency") else DEFAULT_ACCOUNT_LIMIT
+    prange = (node.get("priority_range").duration(maximum=43200, what="priority range")
+              if node.get("priority_range") else DEFAULT_PRIORITY_RANGE)
+    return Account(limit, prange)
+
+
+def _parse_function(node: Node, index: int, root: Node) -> FunctionSpec:
+    node.mapping(FUNCTION_CORE + tuple(MECHANISMS), required=("id", "triggers", "steps"))
+    fn_id = node.child("id").str()
+    triggers = tuple(_parse_trigger(t) for t in _non_empty_list(node.child("triggers"), "trigger"))
+    steps = _parse_steps(node.child("steps"))
+    retries = node.get("retries").int(minimum=0, maximum=MAX_RETRIES) if node.get("retries") else DEFAULT_RETRIES
+    start_timeout = finish_timeout = None
+    if node.get("timeouts"):
+        t = node.get("timeouts")
+        t.mapping(("start", "finish"))
+        start_timeout = t.get("start").duration(minimum=1e-9, what="start timeout") if t.get("start") else None
+        finish_timeout = t.get("finish").duration(minimum=1e-9, what="finish timeout") if t.get("finish") else None
+    cancel_on: tuple[CancelOn, ...] = ()
+    if node.get("cancelOn"):
+        entries = node.get("cancelOn").elements()
+        if len(entries) > MAX_CANCELLATIONS:
+            raise node.get("cancelOn").error(
+                f"This function exceeds the max number of cancellation events: {MAX_CANCELLATIONS}")
+        cancel_on = tuple(_parse_cancel(e) for e in entries)
+    mechanisms = {}
+    for fld, mtype in MECHANISMS.items():
+        mech = mtype.parse(node.get(fld), node, root)
+        if mech is not None:
+            mechanisms[fld] = mech
+    return FunctionSpec(id=fn_id, index=index, triggers=triggers, steps=steps, retries=retries,
+                        start_timeout=start_timeout, finish_timeout=finish_timeout, cancel_on=cancel_on,
+                        mechanisms=mechanisms)
+
+
+def _non_empty_list(node: Node, what: str) -> list[Node]:
+    items = node.elements() if node.value is not None else []
+    if not items:
+        raise node.error(f"at least one {what} is required")
+    return items
+
+
+def compile_at(node: Node, what: str = "expression") -> Any:
+    """Compile the CEL expression at ``node``; a syntax error names the field."""
+    try:
+        return compile_expr(node.str())
+    except ValueError as exc:
+        raise node.error(f"invalid {what}: {exc}") from None
+
+
+def _parse_trigger(node: Node) -> Trigger:
+    if isinstance(node.value, str):
+        return Trigger(node.str())
+    node.mapping(("event", "if", "cron"), required=())
+    if node.get("cron"):
+        raise node.child("cron").error("cron triggers are not simulated; use an event trigger")
+    if node.get("event") is None:
+        raise node.error("missing required field 'event'")
+    cond = compile_at(node.get("if"), "trigger `if` expression") if node.get("if") else None
+    return Trigger(node.child("event").str(), cond)
+
+
+STEP_KINDS = ("run", "sleep", "waitForEvent")
+
+
+def _parse_steps(node: Node) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    names: set[str] = set()
+    for i, s in enumerate(_non_empty_list(node, "step")):
+        if not isinstance(s.value, dict):
+            raise s.error(f"expected a step mapping with one of: {', '.join(STEP_KINDS)}")
+        kinds = [k for k in STEP_KINDS if k in s.value]
+        if len(kinds) != 1:
+            unknown = [k for k in s.value if k not in ("duration", "failure_rate", "name")]
+            hint = f" (unknown step kind {unknown[0]!r})" if unknown and not kinds else ""
+            raise s.error(f"a step must have exactly one of: {', '.join(STEP_KINDS)}{hint}")
+        kind = kinds[0]
+        if kind == "run":
+            s.mapping(("run", "duration", "failure_rate"), required=("duration",))
+            name = s.child("run").str()
+            dist = parse_distribution(s.child("duration"))
+            rate = s.get("failure_rate").number(0.0, 1.0) if s.get("failure_rate") else 0.0
+            step: Step = RunStep(name, dist, rate)
+        elif kind == "sleep":
+            s.mapping(("sleep", "name"))
+            name = s.get("name").str() if s.get("name") else f"sleep-{i}"
+            step = SleepStep(name, s.child("sleep").duration(what="sleep"))
+        else:
+            s.mapping(("waitForEvent", "name"))
+            w = s.child("waitForEvent")
+            w.mapping(("event", "match", "if", "timeout"), required=("event", "timeout"))
+            if w.get("match") and w.get("if"):
+                raise w.error("use either `match` or `if`, not both (as Inngest's SDKs)")
+            name = s.get("name").str() if s.get("name") else f"wait-{i}"
+            step = WaitStep(name, w.child("event").str(), w.child("timeout").duration(what="timeout"),
+                            _match_path(w.get("match")),
+                            compile_at(w.get("if"), "waitForEvent `if` expression") if w.get("if") else None)
+        if step.name in names:
+            raise s.error(f"duplicate step name {step.name!r}")
+        names.add(step.name)
+        steps.append(step)
+    return tuple(steps)
+
+
+def _match_path(node: Node | None) -> str | None:
+    if node is None:
+        return None
+    path = node.str()
+    parts = path.split(".")
+    if parts[0] in ("event", "async"):
+        parts = parts[1:]
+    if not parts or not all(p.isidentifier() for p in parts):
+        raise node.error(f"expected a dotted field path such as data.user_id, got {path!r}")
+    return ".".join(parts)
+
+
+def _parse_cancel(node: Node) -> CancelOn:
+    node.mapping(("event", "match", "if", "timeout"), required=("event",))
+    return CancelOn(node.child("event").str(), _match_path(node.get("match")),
+                    compile_at(node.get("if"), "cancelOn `if` expression") if node.get("if") else None,
+                    node.get("timeout").duration(what="timeout") if node.get("timeout") else None)
