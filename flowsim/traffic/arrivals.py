@@ -1,0 +1,198 @@
+"""Arrival processes: when a traffic source's events reach the platform.
+
+Each process yields increasing times in ``[start, end)`` lazily, drawing ``CHUNK``
+values at a time with numpy, so a day of traffic at thousands of events per second
+never sits in memory. Forms (rates as ``Node.rate`` reads them, durations as
+``Node.duration`` does, times measured from the start of the simulation):
+
+- ``{poisson: {rate: 20/s}}``: exponential gaps; a rate of 0 gives no events;
+- ``{constant: {rate: 1/m}}`` or ``{constant: {every: 30s, offset: 0s}}``: one event
+  every interval, the first at ``start + offset`` (``offset`` defaults to 0, so the
+  first event is at the window's start);
+- ``{bursts: {every: 5m, size: 200, spread: 10s, offset: 0s, base: 1/s}}``: ``size``
+  events placed uniformly at random in ``[b, b + spread)`` for each burst start
+  ``b = start + offset + j·every``, on top of an optional Poisson ``base`` rate.
+  ``spread`` (default 0: all at once) must not exceed ``every``, so bursts never overlap;
+- ``{diurnal: {mean: 20/s, amplitude: 0.5, period: 24h, peak: 14h}}``: Poisson with
+  rate ``mean·(1 + amplitude·cos(2π(t − peak)/period))`` by thinning; ``period``
+  defaults to 24h and ``peak`` to 0; ``t`` is simulation time, so ``peak: 14h`` is
+  14:00 when the simulation starts at midnight.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from flowsim.distributions import parse_form
+from flowsim.scenario.source import Node
+
+#: How many random values a process draws at once.
+CHUNK = 4096
+
+
+class ArrivalProcess(Protocol):
+    """A point process of arrival times."""
+
+    @property
+    def rate(self) -> float:
+        """The long-run mean number of events per second."""
+        ...
+
+    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+        """Increasing arrival times in ``[start, end)``, generated lazily from ``rng``."""
+        ...
+
+
+def _poisson(rng: np.random.Generator, rate: float, start: float, end: float) -> Iterator[float]:
+    if rate <= 0:
+        return
+    t = start
+    while t < end:
+        chunk = t + np.cumsum(rng.exponential(1.0 / rate, CHUNK))
+        yield from chunk[chunk < end].tolist()
+        t = chunk[-1]
+
+
+def _sorted_uniforms(rng: np.random.Generator, n: int, low: float, width: float) -> Iterator[float]:
+    """``n`` sorted uniforms on ``[low, low + width)``, a chunk at a time.
+
+    Sequential order statistics: given the ``i`` smallest, the remaining ``m`` points
+    are uniform on the rest of the interval, so the fraction of it left above the next
+    one is ``V^(1/m)`` with ``V`` uniform, i.e. its log is ``−E/m`` with ``E``
+    exponential. Cumulative sums of those logs give the points in order.
+    """
+    log_left = 0.0
+    remaining = n
+    while remaining > 0:
+        k = min(CHUNK, remaining)
+        logs = log_left - np.cumsum(rng.standard_exponential(k) / np.arange(remaining, remaining - k, -1))
+        yield from (low - width * np.expm1(logs)).tolist()
+        log_left = float(logs[-1])
+        remaining -= k
+
+
+@dataclass(frozen=True)
+class Poisson:
+    rate: float
+
+    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+        return _poisson(rng, self.rate, start, end)
+
+
+@dataclass(frozen=True)
+class Constant:
+    interval: float
+    offset: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return 1.0 / self.interval
+
+    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+        first = start + self.offset
+        k = 0
+        while True:
+            chunk = first + self.interval * np.arange(k, k + CHUNK)
+            yield from chunk[chunk < end].tolist()
+            if chunk[-1] >= end:
+                return
+            k += CHUNK
+
+
+@dataclass(frozen=True)
+class Bursts:
+    every: float
+    size: int
+    spread: float = 0.0
+    offset: float = 0.0
+    base: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.base + self.size / self.every
+
+    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+        # Two child streams, so the base traffic and the bursts do not move each other's dice.
+        base_rng, burst_rng = rng.spawn(2)
+        return heapq.merge(_poisson(base_rng, self.base, start, end), self._bursts(burst_rng, start, end))
+
+    def _bursts(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+        j = 0
+        while (b := start + self.offset + j * self.every) < end:
+            for t in _sorted_uniforms(rng, self.size, b, self.spread):
+                if t >= end:
+                    return
+                yield t
+            j += 1
+
+
+@dataclass(frozen=True)
+class Diurnal:
+    mean: float
+    amplitude: float
+    period: float = 86400.0
+    peak: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.mean
+
+    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+        top = self.mean * (1 + self.amplitude)
+        if top <= 0:
+            return
+        t = start
+        while t < end:
+            candidates = t + np.cumsum(rng.exponential(1.0 / top, CHUNK))
+            rate = self.mean * (1 + self.amplitude * np.cos(2 * math.pi * (candidates - self.peak) / self.period))
+            keep = (rng.random(CHUNK) * top < rate) & (candidates < end)
+            yield from candidates[keep].tolist()
+            t = candidates[-1]
+
+
+def _duration(spec: Node, key: str, default: float) -> float:
+    child = spec.get(key)
+    return child.duration() if child is not None else default
+
+
+def _positive(node: Node, value: float, what: str) -> float:
+    if value <= 0:
+        raise node.error(f"{what} must be positive")
+    return value
+
+
+_FORMS = ("poisson", "constant", "bursts", "diurnal")
+
+
+def parse_arrivals(node: Node) -> ArrivalProcess:
+    """An arrival process: ``{poisson: ...}``, ``{constant: ...}``, ``{bursts: ...}`` or ``{diurnal: ...}``."""
+    form, spec = parse_form(node, _FORMS)
+    if form == "poisson":
+        spec.mapping(["rate"], required=["rate"])
+        return Poisson(spec.child("rate").rate())
+    if form == "constant":
+        value = spec.mapping(["rate", "every", "offset"])
+        if ("rate" in value) == ("every" in value):
+            raise spec.error("give exactly one of rate and every")
+        if "rate" in value:
+            interval = 1.0 / _positive(spec.child("rate"), spec.child("rate").rate(), "rate")
+        else:
+            interval = _positive(spec.child("every"), spec.child("every").duration(), "every")
+        return Constant(interval, _duration(spec, "offset", 0.0))
+    if form == "bursts":
+        spec.mapping(["base", "every", "size", "spread", "offset"], required=["every", "size"])
+        every = _positive(spec.child("every"), spec.child("every").duration(), "every")
+        spread = _duration(spec, "spread", 0.0)
+        if spread > every:
+            raise spec.child("spread").error("spread must not exceed every (bursts would overlap)")
+        base = spec.get("base")
+        return Bursts(every, spec.child("size").int(minimum=1), spread, _duration(spec, "offset", 0.0),
+                      base.rate() if base is not None else 0.0)
+    spec.mapping(["mean", "amplitude", "period", "peak"], required=["mean", "amplitude"])
+    period = _positive(spec.child("period"), _duration(spec, "period", 86400.0), "period")
+    return Diurnal(spec.child("mean").rate(), spec.child("amplitude").number(0, 1), period,
+                   _duration(spec, "peak", 0.0))

@@ -1,0 +1,207 @@
+"""Event data generators: the ``data:`` mapping of a generated traffic source.
+
+Each field of ``data:`` is either a constant or a generator that draws ``n`` plain
+Python values at once (one per event of a block of arrivals) from the field's own
+stream. A field is:
+
+- a scalar, a list, or a mapping without a generator key: that value, for every event
+  (``{constant: value}`` says the same and escapes a mapping that has a generator key);
+- ``{zipf: {n: 5000, s: 1.2}}``: ranks ``1..n`` with ``P(k) ∝ k^-s`` (``s`` defaults to 1);
+- ``{uniform_int: {min: 1, max: 10}}``: integers, both ends included;
+- ``{uniform: {min: 0, max: 1}}``: floats;
+- ``{normal: {mean: 0, sd: 1}}``: floats;
+- ``{choice: {vip: 0.1, free: 0.9}}``: the keys, with those weights (YAML ``true:`` /
+  ``false:`` / numeric keys stay bools / numbers); ``{choice: [a, b, c]}``: equally likely;
+- ``{sequence: {start: 1, format: "doc-{}"}}``: ``start``, ``start + 1``, ... by the
+  event's index within its source (``start`` defaults to 1);
+- a mapping whose values include generators, e.g. ``customer: {tier: {choice: [a, b]}}``:
+  a nested object; its generators share the stream of the top-level field and draw in
+  the order they are written.
+
+Any generator may carry ``format: "user-{}"``, applied with ``str.format`` to each value.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Iterator, Protocol
+
+import numpy as np
+
+from flowsim.distributions import categorical_cdf, parse_weights, sample_categorical
+from flowsim.scenario.source import Node
+
+
+class FieldGenerator(Protocol):
+    """Draws the values of one field for a block of events."""
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        """``n`` plain Python values for the events ``first .. first + n - 1`` of a source."""
+        ...
+
+
+def _fresh(value: Any) -> Any:
+    """A value no two events share: containers are copied, scalars are immutable."""
+    return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+
+
+class Constant:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        return [_fresh(self.value) for _ in range(n)]
+
+
+class Zipf:
+    def __init__(self, n: int, s: float) -> None:
+        self.cdf = categorical_cdf(np.arange(1, n + 1, dtype=float) ** -s)
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        return (sample_categorical(rng, self.cdf, n) + 1).tolist()
+
+
+class UniformInt:
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        return rng.integers(self.low, self.high, n, endpoint=True).tolist()
+
+
+class UniformFloat:
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        return rng.uniform(self.low, self.high, n).tolist()
+
+
+class Normal:
+    def __init__(self, mean: float, sd: float) -> None:
+        self.mean, self.sd = mean, sd
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        return rng.normal(self.mean, self.sd, n).tolist()
+
+
+class Choice:
+    def __init__(self, values: list[Any], cdf: np.ndarray) -> None:
+        self.values, self.cdf = values, cdf
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        return [_fresh(self.values[i]) for i in sample_categorical(rng, self.cdf, n).tolist()]
+
+
+class Sequence:
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        return list(range(self.start + first, self.start + first + n))
+
+
+class Formatted:
+    def __init__(self, inner: FieldGenerator, fmt: str) -> None:
+        self.inner, self.fmt = inner, fmt
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        return [self.fmt.format(v) for v in self.inner.sample(rng, n, first)]
+
+
+class Nested:
+    def __init__(self, fields: dict[str, FieldGenerator]) -> None:
+        self.fields = fields
+
+    def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
+        columns = [(key, gen.sample(rng, n, first)) for key, gen in self.fields.items()]
+        return [{key: column[i] for key, column in columns} for i in range(n)]
+
+
+_GENERATORS = ("constant", "zipf", "uniform_int", "uniform", "normal", "choice", "sequence")
+
+
+def parse_data(node: Node) -> dict[str, FieldGenerator]:
+    """The ``data:`` mapping of a traffic source: field name → generator."""
+    return {key: _parse_field(child) for key, child in _fields(node)}
+
+
+def _fields(node: Node) -> Iterator[tuple[str, Node]]:
+    for key, child in node.items():
+        if not isinstance(key, str) or not key:
+            raise child.error(f"field names must be non-empty strings, got {key!r}")
+        yield key, child
+
+
+def _parse_field(node: Node) -> FieldGenerator:
+    """One field: a constant, a generator mapping, or a nested mapping of fields."""
+    value = node.value
+    if not isinstance(value, dict):
+        return Constant(value)
+    kinds = [kind for kind in _GENERATORS if kind in value]
+    if not kinds:
+        fields = {key: _parse_field(child) for key, child in _fields(node)}
+        constants = {key: gen.value for key, gen in fields.items() if isinstance(gen, Constant)}
+        return Constant(constants) if len(constants) == len(fields) else Nested(fields)
+    if len(kinds) > 1:
+        raise node.error(f"expected one generator, got {', '.join(kinds)}")
+    kind = kinds[0]
+    node.mapping([kind, "format"])
+    spec = node.child(kind)
+    fmt = node.get("format")
+    if kind == "sequence" and spec.get("format") is not None:
+        if fmt is not None:
+            raise fmt.error("format is given twice (here and inside sequence)")
+        fmt = spec.get("format")
+    gen = _parse_generator(kind, spec)
+    return Formatted(gen, _format(fmt)) if fmt is not None else gen
+
+
+def _format(node: Node) -> str:
+    fmt = node.str()
+    try:
+        fmt.format(0)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise node.error(f"invalid format {fmt!r} ({exc}); write {{}} where the value goes") from None
+    return fmt
+
+
+def _bounds(spec: Node, read: Callable[[Node], Any]) -> tuple[Any, Any]:
+    spec.mapping(["min", "max"], required=["min", "max"])
+    low = read(spec.child("min"))
+    high = read(spec.child("max"))
+    if high < low:
+        raise spec.child("max").error(f"max ({high}) must not be below min ({low})")
+    return low, high
+
+
+def _parse_generator(kind: str, spec: Node) -> FieldGenerator:
+    if kind == "constant":
+        return Constant(spec.value)
+    if kind == "zipf":
+        spec.mapping(["n", "s"], required=["n"])
+        s = spec.get("s")
+        return Zipf(spec.child("n").int(minimum=1), s.number(minimum=0) if s is not None else 1.0)
+    if kind == "uniform_int":
+        return UniformInt(*_bounds(spec, Node.int))
+    if kind == "uniform":
+        return UniformFloat(*_bounds(spec, Node.number))
+    if kind == "normal":
+        spec.mapping(["mean", "sd"], required=["mean", "sd"])
+        return Normal(spec.child("mean").number(), spec.child("sd").number(minimum=0))
+    if kind == "choice":
+        return _parse_choice(spec)
+    if spec.value is not None:
+        spec.mapping(["start", "format"])
+    start = spec.get("start")
+    return Sequence(start.int() if start is not None else 1)
+
+
+def _parse_choice(spec: Node) -> Choice:
+    if isinstance(spec.value, list):
+        if not spec.value:
+            raise spec.error("expected at least one value to choose from")
+        return Choice(list(spec.value), categorical_cdf(np.ones(len(spec.value))))
+    options = spec.mapping()
+    if not options:
+        raise spec.error("expected at least one value to choose from")
+    return Choice(list(options), parse_weights([child for _, child in spec.items()], spec))

@@ -1,0 +1,186 @@
+"""Traffic sources (the scenario's ``traffic:`` list) and their merge into one stream.
+
+An entry is either *generated*::
+
+    - event: user/profile.updated            # required
+      name: signups                          # optional; default "t<index>"
+      arrivals: {poisson: {rate: 20/s}}      # required, see flowsim.traffic.arrivals
+      data: {user_id: {zipf: {n: 5000}, format: "user-{}"}}   # see flowsim.traffic.data
+      start: 0s                              # optional window inside the horizon
+      end: 30m
+      ts_offset: {uniform: {min: -1s, max: 1s}}   # optional: ts = at + offset
+
+or *explicit*::
+
+    - name: replay                           # optional
+      event: user/profile.updated            # optional default for the events' name
+      events:
+        - {at: 0s, name: user/profile.updated, data: {user_id: a}}
+        - {at: 1.5s, data: {user_id: a}, id: evt-2, ts: 1s, user: {}, durations: {send: 2s}}
+
+``ts_offset`` is any distribution of :mod:`flowsim.distributions` whose constant,
+uniform or empirical values may be negative (``-1s``: the event's own clock is behind).
+Explicit events are sorted by ``at`` (stably); ``at`` must be non-negative and events
+at or after the horizon are not emitted. An event's id is its explicit ``id``, else
+``<source>-<k>`` with ``k`` its 0-based position in the source's (sorted) output.
+
+Randomness comes from the streams ``arrivals:<source>``, ``data:<source>/<field>``
+and ``ts:<source>``, so each source and each field has its own dice: adding a source
+or a field changes nobody else's values. Data is drawn per block of ``CHUNK`` arrivals.
+"""
+from __future__ import annotations
+
+import copy
+import heapq
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Callable, Iterator, Protocol
+
+import numpy as np
+
+from flowsim.distributions import Distribution, parse_distribution, signed_duration
+from flowsim.scenario.source import Node
+from flowsim.streams import Streams
+from flowsim.traffic.arrivals import CHUNK, ArrivalProcess, parse_arrivals
+from flowsim.traffic.data import FieldGenerator, parse_data
+from flowsim.traffic.event import Event
+
+
+class TrafficSource(Protocol):
+    """A named source of events, yielded in order of ``at``."""
+
+    @property
+    def name(self) -> str:
+        """Unique among the scenario's sources; names its random streams."""
+        ...
+
+    def events(self, streams: Streams, horizon: float) -> Iterator[Event]:
+        """This source's events with ``at < horizon``, sorted by ``at``, lazily."""
+        ...
+
+
+@dataclass(frozen=True)
+class GeneratedSource:
+    name: str
+    event: str
+    arrivals: ArrivalProcess
+    data: dict[str, FieldGenerator]
+    start: float = 0.0
+    end: float | None = None
+    ts_offset: Distribution | None = None
+
+    def events(self, streams: Streams, horizon: float) -> Iterator[Event]:
+        end = horizon if self.end is None else min(self.end, horizon)
+        times = self.arrivals.times(streams[f"arrivals:{self.name}"], self.start, end)
+        rngs = {field: streams[f"data:{self.name}/{field}"] for field in self.data}
+        k = 0
+        while block := list(islice(times, CHUNK)):
+            n = len(block)
+            columns = [(field, gen.sample(rngs[field], n, k)) for field, gen in self.data.items()]
+            ts = block
+            if self.ts_offset is not None:
+                ts = (np.asarray(block) + self.ts_offset.sample(streams[f"ts:{self.name}"], n)).tolist()
+            for i, at in enumerate(block):
+                yield Event(at, self.event, {field: column[i] for field, column in columns},
+                            id=f"{self.name}-{k + i}", ts=ts[i], source=self.name)
+            k += n
+
+
+@dataclass(frozen=True)
+class ExplicitSource:
+    name: str
+    specs: tuple[dict[str, Any], ...]  # Event keyword arguments, sorted by "at", ids filled in
+
+    def events(self, streams: Streams, horizon: float) -> Iterator[Event]:
+        for spec in self.specs:
+            if spec["at"] >= horizon:
+                return
+            yield Event(**copy.deepcopy(spec), source=self.name)
+
+
+def merge(sources: list[TrafficSource], streams: Streams, horizon: float) -> Iterator[Event]:
+    """All sources' events in order of ``(at, source position, index in source)``.
+
+    Assigns ``Event.seq`` = 0, 1, 2, ... in that order: the global tie-breaker.
+    """
+    def keyed(position: int, events: Iterator[Event]) -> Iterator[tuple[float, int, int, Event]]:
+        for index, event in enumerate(events):
+            yield event.at, position, index, event
+
+    merged = heapq.merge(*(keyed(p, s.events(streams, horizon)) for p, s in enumerate(sources)))
+    for seq, (_, _, _, event) in enumerate(merged):
+        event.seq = seq
+        yield event
+
+
+_GENERATED = ("name", "event", "arrivals", "data", "start", "end", "ts_offset")
+_EXPLICIT = ("name", "event", "events")
+_EVENT = ("at", "name", "data", "id", "ts", "user", "durations")
+
+
+def parse_traffic(node: Node) -> list[TrafficSource]:
+    """The scenario's ``traffic:`` list; source names must be unique."""
+    node.list()
+    sources: list[TrafficSource] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(node.elements()):
+        source = _parse_entry(entry, index)
+        if source.name in seen:
+            where = entry.get("name") or entry
+            raise where.error(f"duplicate traffic source name {source.name!r} (also traffic[{seen[source.name]}])")
+        seen[source.name] = index
+        sources.append(source)
+    return sources
+
+
+def _parse_entry(entry: Node, index: int) -> TrafficSource:
+    value = entry.mapping()
+    name_node = entry.get("name")
+    name = name_node.str() if name_node is not None else f"t{index}"
+    if name_node is not None and "/" in name:
+        raise name_node.error("a source name must not contain '/'")
+    event_node = entry.get("event")
+    event = event_node.str() if event_node is not None else None
+    if "events" in value:
+        entry.mapping(_EXPLICIT, required=["events"])
+        return _parse_explicit(entry.child("events"), name, event)
+    entry.mapping(_GENERATED)
+    if value.get("arrivals") is None:
+        raise entry.error("missing required field 'arrivals' (or give explicit 'events')")
+    if event is None:
+        raise entry.error("missing required field 'event' (the name of the generated events)")
+    start_node, end_node = entry.get("start"), entry.get("end")
+    start = start_node.duration() if start_node is not None else 0.0
+    end = None
+    if end_node is not None:
+        end = end_node.duration()
+        if end <= start:
+            raise end_node.error("end must be after start")
+    data = entry.get("data")
+    offset = entry.get("ts_offset")
+    return GeneratedSource(name, event, parse_arrivals(entry.child("arrivals")),
+                           parse_data(data) if data is not None else {}, start, end,
+                           parse_distribution(offset, signed=True) if offset is not None else None)
+
+
+_READERS: dict[str, Callable[[Node], Any]] = {
+    "name": Node.str, "data": Node.mapping, "user": Node.mapping, "id": Node.str, "ts": signed_duration,
+    "durations": lambda node: {step: child.duration() for step, child in node.items()},
+}
+
+
+def _parse_explicit(node: Node, name: str, default_event: str | None) -> ExplicitSource:
+    node.list()
+    specs = []
+    for item in node.elements():
+        item.mapping(_EVENT, required=["at"] if default_event is not None else ["at", "name"])
+        spec: dict[str, Any] = {"at": item.child("at").duration(), "name": default_event}
+        for key, read in _READERS.items():
+            child = item.get(key)
+            if child is not None:
+                spec[key] = read(child)
+        specs.append(spec)
+    specs.sort(key=lambda spec: spec["at"])
+    for k, spec in enumerate(specs):
+        spec.setdefault("id", f"{name}-{k}")
+    return ExplicitSource(name, tuple(specs))
