@@ -68,7 +68,7 @@ def validate(scenario: Path = typer.Argument(..., help="The scenario YAML file."
         _fail(exc)
         return
     out.print(f"{scenario}: ok ({len(sc.functions)} functions, {len(sc.traffic)} traffic sources)",
-              highlight=False)
+              highlight=False, soft_wrap=True)
 
 
 def _fmt(v: Any) -> str:

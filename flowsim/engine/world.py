@@ -158,10 +158,10 @@ class World:
         self._submit(candidate, fn, fn.stages.index(after) + 1)
 
     def set_outcome(self, event: Event, function: FunctionSpec, outcome: str, run_id: str | None = None,
-                    reason: str = "") -> None:
-        """Give ``event`` its one outcome for ``function``."""
+                    reason: str = "", key: str = "") -> None:
+        """Give ``event`` its one outcome for ``function`` (``key``: the mechanism's key value)."""
         row = self._rows.pop((event.seq, function.index))
-        self.recorder.set_outcome(row, outcome, run_id, reason)
+        self.recorder.set_outcome(row, outcome, run_id, reason, key)
 
     def log(self, kind: str, message: str, **facts: Any) -> None:
         """Record a decision (kept only with ``explain``)."""
@@ -257,7 +257,7 @@ class World:
             self.recorder.run_row(run, SKIPPED)
             run_id = run.id
         for event in cand.events:
-            self.set_outcome(event, fn.spec, drop.outcome, run_id, drop.reason)
+            self.set_outcome(event, fn.spec, drop.outcome, run_id, drop.reason, drop.key)
 
     def _new_run(self, cand: Candidate, fn: FunctionRuntime) -> Run:
         self._run_seq += 1
@@ -512,7 +512,7 @@ class World:
             name, kind = (steps[item.step_index].name if item.step_index < len(steps) else "(end)"), "request"
         item.note_reason(None, self.env.now if item.started_at is None else item.started_at)
         self.recorder.step_row(run, name, kind, item.attempt, item.at, item.started_at,
-                               item.ended_at, status, item.blocked_by())
+                               item.ended_at, status, item.blocked_by(), item.waits)
 
     def _phase_row(self, run: Run, status: str) -> int:
         """Record the sleep or wait ``run`` is in, ending now; return its step index."""
@@ -520,7 +520,7 @@ class World:
         step = run.fn.spec.steps[index]
         kind = "sleep" if isinstance(step, SleepStep) else "wait"
         self.recorder.step_row(run, step.name, kind, 1, since, since,
-                               None if status == "pending" else self.env.now, status, "")
+                               None if status == "pending" else self.env.now, status, "", None)
         return index
 
     def _close(self) -> None:

@@ -4,7 +4,8 @@ The engine builds each function's event stages and queue constraints from this
 registry and never names a mechanism. A new mechanism is a module plus an entry here.
 Every entry is asked to parse its field even when the field is absent, so that
 always-on rules (the account limit, event-id idempotency) live in their mechanism's
-module too.
+module too. The order of entries is the order in which fields are validated; the
+order in which stages see events is their own ``order`` (spec §1).
 """
 from __future__ import annotations
 

@@ -64,13 +64,15 @@ class Candidate:
 class Drop:
     """A stage's verdict that the candidate creates no run.
 
-    ``outcome`` is the event outcome (``rate_limited``, ``duplicate``...). With
-    ``record_run`` a run with status ``skipped`` is recorded (singleton skips, §8.2).
+    ``outcome`` is the event outcome (``rate_limited``, ``duplicate``...), ``key`` the
+    mechanism's key value it applied to (for per-key counts). With ``record_run`` a
+    run with status ``skipped`` is recorded (singleton skips, §8.2).
     """
 
     outcome: str
     reason: str
     record_run: bool = False
+    key: str = ""
 
 
 HOLD = object()
@@ -108,7 +110,7 @@ class StageContext(Protocol):
     def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> Timer: ...
     def resume(self, candidate: Candidate, after: "EventStage") -> None: ...
     def set_outcome(self, event: "Event", function: "FunctionSpec", outcome: str,
-                    run_id: str | None = None, reason: str = "") -> None: ...
+                    run_id: str | None = None, reason: str = "", key: str = "") -> None: ...
     def cancel_run(self, run: "Run", reason: str) -> None: ...
     def log(self, kind: str, message: str, **facts: Any) -> None: ...
 

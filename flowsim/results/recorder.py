@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-EVENT_COLUMNS = ("event_id", "event_name", "ts", "at", "function_id", "outcome", "run_id", "reason")
+EVENT_COLUMNS = ("event_id", "event_name", "ts", "at", "function_id", "outcome", "run_id", "key", "reason")
 RUN_COLUMNS = ("run_id", "function_id", "event_ids", "event_at", "created_at", "started_at", "ended_at",
                "status", "cancel_reason", "priority_factor", "keys")
 STEP_COLUMNS = ("run_id", "function_id", "step", "kind", "attempt", "enqueued_at", "started_at", "ended_at",
-                "status", "blocked_by")
+                "status", "blocked_by", "waits")
 
 # Every outcome an (event, function) pair can have (the contract of events.csv).
 OUTCOMES = ("run", "filtered", "rate_limited", "duplicate", "debounced", "batched", "singleton_skipped",
@@ -45,16 +45,19 @@ class Recorder:
         cols["function_id"].append(function_id)
         cols["outcome"].append(None)
         cols["run_id"].append(None)
+        cols["key"].append("")
         cols["reason"].append("")
         return len(cols["outcome"]) - 1
 
-    def set_outcome(self, row: int, outcome: str, run_id: str | None = None, reason: str = "") -> None:
+    def set_outcome(self, row: int, outcome: str, run_id: str | None = None, reason: str = "",
+                    key: str = "") -> None:
         cols = self.events
         if cols["outcome"][row] is not None:
             raise RuntimeError(f"event {cols['event_id'][row]} already has outcome {cols['outcome'][row]} "
                                f"for {cols['function_id'][row]}; refusing {outcome}")
         cols["outcome"][row] = outcome
         cols["run_id"][row] = run_id
+        cols["key"][row] = key
         cols["reason"][row] = reason
 
     # -- runs -----------------------------------------------------------------------
@@ -75,7 +78,8 @@ class Recorder:
 
     # -- steps ----------------------------------------------------------------------
     def step_row(self, run: Any, step: str, kind: str, attempt: int, enqueued_at: float,
-                 started_at: float | None, ended_at: float | None, status: str, blocked_by: str) -> None:
+                 started_at: float | None, ended_at: float | None, status: str, blocked_by: str,
+                 waits: dict[str, float] | None) -> None:
         cols = self.steps
         cols["run_id"].append(run.id)
         cols["function_id"].append(run.fn.spec.id)
@@ -87,6 +91,7 @@ class Recorder:
         cols["ended_at"].append(ended_at)
         cols["status"].append(status)
         cols["blocked_by"].append(blocked_by)
+        cols["waits"].append(json.dumps(waits, sort_keys=True) if waits else "")
 
     # -- tables ---------------------------------------------------------------------
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
