@@ -1,30 +1,61 @@
 """The public Python API: load a scenario, simulate it, get a :class:`Result`."""
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Callable, Mapping
 
 import pandas as pd
 
 from flowsim.engine.world import World
+from flowsim.errors import ScenarioError
+from flowsim.units import parse_duration
 from flowsim.results.result import LOG_COLUMNS, Result
 from flowsim.scenario.load import load_scenario
 from flowsim.scenario.model import Scenario
 
 
 def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], seed: int | None = None, *,
-             explain: bool = False, progress: Callable[[float], None] | None = None) -> Result:
+             explain: bool = False, warmup: float | str = 0.0,
+             progress: Callable[[float], None] | None = None) -> Result:
     """Simulate ``scenario`` (a :class:`Scenario`, a YAML path or a dict) with ``seed``.
 
     ``seed`` defaults to the scenario's own. The same scenario and seed always give
-    the same result. ``explain`` keeps the decision log in ``Result.log``;
-    ``progress`` is called with the fraction of simulated time done.
+    the same result. ``explain`` keeps the decision log in ``Result.log``; ``warmup``
+    (seconds, a duration such as ``"10m"``, or a fraction of the horizon below 1)
+    excludes the start of the run from every metric; ``progress`` is called with the
+    fraction of simulated time done.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    warmup_s = parse_warmup(warmup, scenario.horizon)
     world = World(scenario, seed, explain=explain)
     recorder = world.run(progress=progress)
     events, runs, steps = recorder.tables()
-    log = pd.DataFrame(world.decisions, columns=list(LOG_COLUMNS))
+    log = pd.DataFrame([(t, kind, msg, json.dumps(facts, sort_keys=True, default=str))
+                        for t, kind, msg, facts in world.decisions], columns=list(LOG_COLUMNS))
     return Result(scenario=scenario, seed=world.seed, horizon=scenario.horizon, events=events, runs=runs,
-                  steps=steps, log=log, events_in=world.events_in, events_unmatched=world.events_unmatched)
+                  steps=steps, log=log, events_in=world.events_in, events_unmatched=world.events_unmatched,
+                  warmup=warmup_s)
+
+
+def parse_warmup(value: float | str, horizon: float) -> float:
+    """Seconds of warm-up from a duration or a fraction of the horizon (a number below 1)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            try:
+                value = parse_duration(value)
+            except ValueError as exc:
+                raise ScenarioError(f"expected a duration or a fraction of the horizon: {exc}",
+                                    field="warmup") from None
+            return _check_warmup(value, horizon)
+    value = float(value)
+    return _check_warmup(value * horizon if 0 < value < 1 else value, horizon)
+
+
+def _check_warmup(seconds: float, horizon: float) -> float:
+    if not 0 <= seconds < horizon:
+        raise ScenarioError(f"must be between 0 and the horizon ({horizon:g}s), got {seconds:g}s", field="warmup")
+    return seconds

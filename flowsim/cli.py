@@ -6,6 +6,7 @@ as ``file:line: field: message`` with no traceback, and nothing written).
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -13,12 +14,26 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flowsim.errors import ScenarioError
+from flowsim.errors import ScenarioError, ScenarioWarning
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate the flow control of event-driven function platforms (Inngest first).")
 err = Console(stderr=True)
 out = Console()
+
+
+def _load(path: Path):
+    """Load a scenario, printing its warnings (combinations Inngest accepts but ignores)."""
+    from flowsim.scenario.load import load_scenario
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScenarioWarning)
+        scenario = load_scenario(path)
+    for w in caught:
+        if issubclass(w.category, ScenarioWarning):
+            err.print(f"[bold yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return scenario
 
 
 def _fail(exc: ScenarioError) -> None:
@@ -32,23 +47,24 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/<name>/)."),
         fmt: str = typer.Option("csv", "--format", help="Table format: csv or parquet."),
         explain: bool = typer.Option(False, "--explain", help="Also write the decision log (log.csv)."),
+        warmup: str = typer.Option("0", help="Exclude the start from metrics: a duration (10m) or a fraction (0.1)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")) -> None:
     """Simulate a scenario, write events/runs/steps tables and summary.json, print a summary."""
     from flowsim.api import simulate
     from flowsim.results.writers import write_result
-    from flowsim.scenario.load import load_scenario
     try:
         if fmt not in ("csv", "parquet"):
             raise ScenarioError(f"expected csv or parquet, got {fmt!r}", field="--format")
-        sc = load_scenario(scenario)
+        sc = _load(scenario)
         show = not quiet and sys.stderr.isatty()
         if show:
             from rich.progress import Progress
             with Progress(console=err, transient=True) as bar:
                 task = bar.add_task(f"simulating {sc.name}", total=1.0)
-                result = simulate(sc, seed, explain=explain, progress=lambda f: bar.update(task, completed=f))
+                result = simulate(sc, seed, explain=explain, warmup=warmup,
+                                  progress=lambda f: bar.update(task, completed=f))
         else:
-            result = simulate(sc, seed, explain=explain)
+            result = simulate(sc, seed, explain=explain, warmup=warmup)
         target = write_result(result, out_dir or Path("runs") / sc.name, fmt)
     except ScenarioError as exc:
         _fail(exc)
@@ -61,9 +77,8 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
 @app.command()
 def validate(scenario: Path = typer.Argument(..., help="The scenario YAML file.")) -> None:
     """Check a scenario without running it."""
-    from flowsim.scenario.load import load_scenario
     try:
-        sc = load_scenario(scenario)
+        sc = _load(scenario)
     except ScenarioError as exc:
         _fail(exc)
         return

@@ -24,7 +24,8 @@ PEEK_WINDOW = "peek_window"
 class FunctionQueue:
     """The ready items of one function, kept sorted by ``(score, seq)``."""
 
-    __slots__ = ("entries", "peek_size", "start_constraints", "step_constraints", "retry_at", "blocked")
+    __slots__ = ("entries", "peek_size", "start_constraints", "step_constraints", "retry_at", "blocked",
+                 "on_wait")
 
     def __init__(self, constraints: list["Constraint"], peek_size: int) -> None:
         self.entries: list[tuple[float, int, QueueItem]] = []
@@ -34,6 +35,9 @@ class FunctionQueue:
         self.step_constraints = [c for c in ordered if not c.start_only]
         self.retry_at: float | None = None
         self.blocked = False
+        self.on_wait: Callable[[QueueItem, "Constraint | None", bool], None] | None = None
+        """Called with (item, constraint or None for the peek window, whether the item is
+        only behind a stopped walk) when an item's waiting reason changes (decision log)."""
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -47,7 +51,8 @@ class FunctionQueue:
         else:
             insort(entries, entry)
         if len(entries) > self.peek_size and entries[self.peek_size][2] is item:
-            item.note_reason(PEEK_WINDOW, now)
+            if item.note_reason(PEEK_WINDOW, now) and self.on_wait is not None:
+                self.on_wait(item, None, False)
 
     def remove(self, item: QueueItem) -> None:
         entries = self.entries
@@ -76,12 +81,15 @@ class FunctionQueue:
         n = min(len(entries), self.peek_size)
         started: list[int] = []
         stop_reason: str | None = None
+        stopper: "Constraint | None" = None
+        on_wait = self.on_wait
         refused = False
         retry_at = self.retry_at
         for i in range(n):
             item = entries[i][2]
             if stop_reason is not None:
-                item.note_reason(stop_reason, now)
+                if item.note_reason(stop_reason, now) and on_wait is not None:
+                    on_wait(item, stopper, True)
                 continue
             constraints = self.start_constraints if item.is_start else self.step_constraints
             refusal = None
@@ -95,9 +103,11 @@ class FunctionQueue:
                 start(item, constraints)
                 continue
             refused = True
-            item.note_reason(refusal.reason, now)
+            if item.note_reason(refusal.reason, now) and on_wait is not None:
+                on_wait(item, c, False)
             if refusal.stop:
                 stop_reason = refusal.reason
+                stopper = c
             elif refusal.retry_at is not None and (retry_at is None or refusal.retry_at < retry_at):
                 retry_at = refusal.retry_at
         if started:

@@ -89,10 +89,10 @@ class QueueItem:
         self.timer: Any = None
         self.duration = 0.0
 
-    def note_reason(self, reason: str | None, now: float) -> None:
-        """Record that from ``now`` the item waits because of ``reason``."""
+    def note_reason(self, reason: str | None, now: float) -> bool:
+        """Record that from ``now`` the item waits because of ``reason``; True if it changed."""
         if reason == self.reason:
-            return
+            return False
         if self.reason is not None and now > self.reason_since:
             waits = self.waits
             if waits is None:
@@ -100,6 +100,7 @@ class QueueItem:
             waits[self.reason] = waits.get(self.reason, 0.0) + (now - self.reason_since)
         self.reason = reason
         self.reason_since = now
+        return True
 
     def blocked_by(self) -> str:
         """The reason that kept this item waiting longest (empty if it never waited)."""

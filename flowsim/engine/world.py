@@ -128,6 +128,9 @@ class World:
         self.explain = explain
         self.decisions: list[tuple[float, str, str, dict[str, Any]]] = []
         self.functions = [FunctionRuntime(spec, self) for spec in scenario.functions]
+        if explain:
+            for fn in self.functions:
+                fn.queue.on_wait = self._log_wait
         self.pauses = PauseIndex()
         self._rows: dict[tuple[int, int], int] = {}
         self._trigger_cache: dict[str, list[tuple[FunctionRuntime, list[Any]]]] = {}
@@ -167,6 +170,23 @@ class World:
         """Record a decision (kept only with ``explain``)."""
         if self.explain:
             self.decisions.append((self.env.now, kind, message, facts))
+
+    def _log_wait(self, item: QueueItem, constraint: Constraint | None, behind: bool) -> None:
+        run = item.run
+        if constraint is None:
+            why = "outside the queue's peek window, behind other items"
+        else:
+            why = constraint.explain(item, self.env.now)
+            if behind:
+                why = f"behind an item held by the {why}"
+        self.log("waiting", f"run {run.id} {self._item_name(item)} waiting: {why}", run_id=run.id,
+                 function_id=run.fn.spec.id, reason=item.reason)
+
+    @staticmethod
+    def _item_name(item: QueueItem) -> str:
+        steps = item.run.fn.spec.steps
+        name = steps[item.step_index].name if item.step_index < len(steps) else "(end)"
+        return f"step {name}" + (f" attempt {item.attempt}" if item.attempt > 1 else "")
 
     # -- running --------------------------------------------------------------------
     def run(self, progress: Callable[[float], None] | None = None, chunks: int = 100) -> Recorder:
@@ -258,6 +278,8 @@ class World:
             run_id = run.id
         for event in cand.events:
             self.set_outcome(event, fn.spec, drop.outcome, run_id, drop.reason, drop.key)
+            self.log(drop.outcome, f"event {event.id} for {fn.spec.id}: {drop.outcome} ({drop.reason})",
+                     event_id=event.id, function_id=fn.spec.id, key=drop.key)
 
     def _new_run(self, cand: Candidate, fn: FunctionRuntime) -> Run:
         self._run_seq += 1
@@ -276,6 +298,10 @@ class World:
         outcome = "batched" if cand.batch_id is not None else "run"
         for event in cand.events:
             self.set_outcome(event, fn.spec, outcome, run.id)
+        if self.explain:
+            self.log("admitted", f"run {run.id} of {fn.spec.id} created from event "
+                     f"{', '.join(e.id for e in cand.events)}", run_id=run.id, function_id=fn.spec.id,
+                     keys=dict(run.keys), priority_factor=run.priority_factor)
         self.live_runs[run.seq] = run
         spec = fn.spec
         now = self.env.now
@@ -364,6 +390,9 @@ class World:
             c.acquire(item, now)
         item.held = constraints
         item.started_at = now
+        if self.explain and item.reason_since < now:
+            self.log("started", f"run {item.run.id} {self._item_name(item)} started after waiting "
+                     f"{now - item.at:g}s", run_id=item.run.id, function_id=item.run.fn.spec.id)
         item.status = "running"
         run = item.run
         fn = run.fn

@@ -153,6 +153,11 @@ class Constraint:
     def release(self, item: "QueueItem", now: float) -> None:
         """Give capacity back when ``item``'s request ends."""
 
+    def explain(self, item: "QueueItem", now: float) -> str:
+        """Why ``item`` waits on this constraint, with the numbers (for the decision log)."""
+        refusal = self.check(item, now)
+        return refusal.reason if refusal is not None else "capacity available"
+
 
 @dataclass
 class BuildContext:

@@ -144,6 +144,9 @@ class LimitConstraint(Constraint):
     def acquire(self, item, now: float) -> None:
         self.counter.used[self.slot] += 1
 
+    def explain(self, item, now: float) -> str:
+        return f"{self.reason} limit: {self.counter.used[self.slot]}/{self.limit} in use"
+
     def release(self, item, now: float) -> None:
         self.counter.used[self.slot] -= 1
 
@@ -178,6 +181,11 @@ class KeyedConstraint(Constraint):
         if refusal is None:
             refusal = self._refusals[value] = Refusal(f"concurrency:{self.spec.key.text}={value}")
         return refusal
+
+    def explain(self, item, now: float) -> str:
+        value = item.run.keys[self.label]
+        return (f"keyed limit {self.spec.key.text}={value}: "
+                f"{self.counter.used.get(value, 0)}/{self.spec.limit} in use")
 
     def acquire(self, item, now: float) -> None:
         used = self.counter.used

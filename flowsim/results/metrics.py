@@ -1,9 +1,21 @@
-"""Headline metrics computed from the recorded tables (never inside the engine).
+"""Metrics computed from the recorded tables (never inside the engine).
 
-Percentiles use numpy's default (linear interpolation between order statistics).
-Slot use of a concurrency constraint is the number of executing requests that hold a
-slot in it, integrated over time: ``mean`` is its time average over the horizon,
-``peak`` its maximum (for keyed limits, the maximum over key values).
+* latency distributions (start latency: event arrival → first step start; end-to-end:
+  arrival → run end; queue wait per step attempt), p50/p90/p95/p99/max, numpy's default
+  (linear) percentiles;
+* losses: counts and rates of every outcome and status, per function and per key;
+* slot use of every concurrency constraint: peak, time-weighted mean and the fraction
+  of time at the limit;
+* binding constraints: for every delayed item, how long each reason held it
+  (``steps.waits``), summed per constraint;
+* fairness across key values: Jain's index ``(Σx)²/(n·Σx²)`` of per-key throughput and
+  of per-key mean start latency, the worst key's p99 start latency, and starvation (the
+  longest time a key had queued work and no step running);
+* time series of arrivals, starts, completions, queue depth and slot use.
+
+A warm-up (``warmup`` seconds) excludes the start of the run from every metric: events
+and runs whose event arrived before it, steps enqueued before it, and the time before it
+in time-weighted figures.
 """
 from __future__ import annotations
 
@@ -19,6 +31,7 @@ if TYPE_CHECKING:
     from flowsim.results.result import Result
 
 PERCENTILES = (50, 90, 95, 99)
+WORK_KINDS = ("run", "request")
 
 
 def distribution(values: Any) -> dict[str, float | int | None]:
@@ -36,17 +49,61 @@ def distribution(values: Any) -> dict[str, float | int | None]:
     return out
 
 
-def occupancy(starts: np.ndarray, ends: np.ndarray, horizon: float) -> tuple[int, float]:
-    """Peak and time-weighted mean of the number of open intervals over ``[0, horizon]``."""
-    if len(starts) == 0:
-        return 0, 0.0
+def jain(values: Any) -> float | None:
+    """Jain's fairness index of non-negative ``values``: 1 when all equal, 1/n when one has all."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if x.size == 0 or not np.any(x):
+        return None
+    return float(x.sum() ** 2 / (x.size * np.square(x).sum()))
+
+
+def levels(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The step function of open intervals: change times and the level after each."""
     t = np.concatenate([starts, ends])
     d = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
     order = np.lexsort((d, t))              # at equal times, ends (-1) before starts
-    t, level = t[order], np.cumsum(d[order])
+    return t[order], np.cumsum(d[order])
+
+
+def occupancy(starts: np.ndarray, ends: np.ndarray, horizon: float, t0: float = 0.0,
+              limit: float | None = None) -> tuple[int, float] | tuple[int, float, float]:
+    """Peak and time-weighted mean of the number of open intervals over ``[t0, horizon]``;
+    with ``limit``, also the fraction of that time the level was at or above it."""
+    if len(starts) == 0:
+        return (0, 0.0) if limit is None else (0, 0.0, 0.0)
+    t, level = levels(np.maximum(starts, t0), np.maximum(ends, t0))
+    span = horizon - t0
+    dt = np.diff(t)
     peak = int(level.max())
-    mean = float(np.sum(level[:-1] * np.diff(t)) / horizon) if horizon > 0 else 0.0
-    return peak, mean
+    mean = float(np.sum(level[:-1] * dt) / span) if span > 0 else 0.0
+    if limit is None:
+        return peak, mean
+    saturated = float(np.sum(dt[level[:-1] >= limit]) / span) if span > 0 else 0.0
+    return peak, mean, saturated
+
+
+class Tables:
+    """The tables of a result restricted to the measured window (after warm-up)."""
+
+    def __init__(self, result: "Result", warmup: float = 0.0) -> None:
+        self.result = result
+        self.warmup = warmup
+        self.horizon = result.horizon
+        self.span = max(result.horizon - warmup, 0.0)
+        ev, runs, steps = result.events, result.runs, result.steps
+        self.events = ev[ev["at"] >= warmup] if warmup else ev
+        self.runs = runs[runs["event_at"] >= warmup] if warmup else runs
+        self.steps = steps[steps["enqueued_at"] >= warmup] if warmup else steps
+        self.work = self.steps[self.steps["kind"].isin(WORK_KINDS) & self.steps["started_at"].notna()]
+        self.all_work = steps[steps["kind"].isin(WORK_KINDS) & steps["started_at"].notna()]
+        self._keys: dict[str, dict[str, Any]] | None = None
+
+    def run_keys(self) -> dict[str, dict[str, Any]]:
+        """run id → evaluated keys (parsed once)."""
+        if self._keys is None:
+            self._keys = {r: json.loads(k) for r, k in zip(self.result.runs["run_id"], self.result.runs["keys"])}
+        return self._keys
 
 
 def start_latency(runs: pd.DataFrame) -> pd.Series:
@@ -54,85 +111,320 @@ def start_latency(runs: pd.DataFrame) -> pd.Series:
     return runs["started_at"] - runs["event_at"]
 
 
-def summarize(result: "Result") -> dict[str, Any]:
+def _counts(series: pd.Series, names: tuple[str, ...] = ()) -> dict[str, int]:
+    out = {n: 0 for n in names}
+    out.update({str(k): int(v) for k, v in series.value_counts().sort_index().items()})
+    return out
+
+
+def summarize(result: "Result", warmup: float = 0.0) -> dict[str, Any]:
     """The headline metrics of one simulation, as plain JSON-ready data."""
-    events, runs, steps = result.events, result.runs, result.steps
-    horizon = result.horizon
-    outcomes = {o: 0 for o in OUTCOMES}
-    outcomes.update({k: int(v) for k, v in events["outcome"].value_counts().sort_index().items()})
-    statuses = {s: 0 for s in STATUSES}
-    statuses.update({k: int(v) for k, v in runs["status"].value_counts().sort_index().items()})
+    t = Tables(result, warmup)
+    events, runs, steps, work = t.events, t.runs, t.steps, t.work
+    completed = runs[runs["status"] == "completed"]
+    outcomes = _counts(events["outcome"], OUTCOMES)
+    n_rows = max(len(events), 1)
     by_fn: dict[str, Any] = {}
     for fn in result.scenario.functions:
         ev = events[events["function_id"] == fn.id]
         rn = runs[runs["function_id"] == fn.id]
+        wk = work[work["function_id"] == fn.id]
+        done = rn[rn["status"] == "completed"]
         by_fn[fn.id] = {
-            "outcomes": {k: int(v) for k, v in ev["outcome"].value_counts().sort_index().items()},
-            "runs": {k: int(v) for k, v in rn["status"].value_counts().sort_index().items()},
+            "outcomes": _counts(ev["outcome"]),
+            "runs": _counts(rn["status"]),
             "start_latency": distribution(start_latency(rn)),
+            "end_to_end_latency": distribution(done["ended_at"] - done["event_at"]),
+            "queue_wait": distribution(wk["started_at"] - wk["enqueued_at"]),
+            "throughput": float(len(done) / t.span) if t.span else 0.0,
+            "losses_by_key": _losses_by_key(ev),
         }
-    completed = runs[runs["status"] == "completed"]
-    work = steps[steps["kind"].isin(["run", "request"]) & steps["started_at"].notna()]
     return {
         "scenario": result.scenario.name,
         "seed": result.seed,
-        "horizon": horizon,
+        "horizon": result.horizon,
+        "warmup": warmup,
         "events": {"received": result.events_in, "unmatched": result.events_unmatched},
         "outcomes": outcomes,
-        "runs": statuses,
+        "outcome_rates": {k: v / n_rows for k, v in outcomes.items()},
+        "runs": _counts(runs["status"], STATUSES),
         "start_latency": distribution(start_latency(runs)),
         "end_to_end_latency": distribution(completed["ended_at"] - completed["event_at"]),
         "queue_wait": distribution(work["started_at"] - work["enqueued_at"]),
-        "throughput": float(len(completed) / horizon) if horizon else 0.0,
-        "blocked_by": _blocked_by(steps),
-        "concurrency": _slot_use(result, work),
+        "throttle_delay": distribution(_delay_of(steps, "throttle:")),
+        "throughput": float(len(completed) / t.span) if t.span else 0.0,
+        "blocked_by": _counts(steps.loc[steps["blocked_by"] != "", "blocked_by"]),
+        "binding": binding(result, warmup).set_index("constraint").to_dict(orient="index"),
+        "concurrency": slot_use(t),
+        "fairness": fairness(result, warmup=warmup),
         "functions": by_fn,
     }
 
 
-def _blocked_by(steps: pd.DataFrame) -> dict[str, int]:
-    """How many step attempts each reason kept waiting longest."""
-    b = steps.loc[steps["blocked_by"] != "", "blocked_by"]
-    return {k: int(v) for k, v in b.value_counts().sort_index().items()}
+def _losses_by_key(ev: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Counts of keyed drops (rate_limited, duplicate, ...) per outcome and key value."""
+    keyed = ev[(ev["key"] != "") & ~ev["outcome"].isin(["run", "batched", "pending", "filtered"])]
+    out: dict[str, dict[str, int]] = {}
+    for (outcome, key), n in keyed.groupby(["outcome", "key"]).size().sort_index().items():
+        out.setdefault(str(outcome), {})[str(key)] = int(n)
+    return out
 
 
-def _slot_use(result: "Result", work: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    horizon = result.horizon
-    starts = work["started_at"].to_numpy()
-    ends = work["ended_at"].fillna(horizon).to_numpy()
-    out: dict[str, dict[str, Any]] = {}
-    peak, mean = occupancy(starts, ends, horizon)
-    out["account"] = {"limit": result.scenario.account.concurrency, "peak": peak, "mean": mean}
-    keys = dict(zip(result.runs["run_id"], result.runs["keys"]))
-    fn_of = work["function_id"].to_numpy()
-    run_of = work["run_id"].to_numpy()
-    shared: dict[str, list[tuple[str, np.ndarray]]] = {}
+def _delay_of(steps: pd.DataFrame, prefix: str) -> np.ndarray:
+    """Per step attempt, the seconds it waited for reasons starting with ``prefix``."""
+    waits = steps.loc[steps["waits"] != "", "waits"]
+    out = []
+    for w in waits:
+        total = sum(v for k, v in json.loads(w).items() if k.startswith(prefix))
+        if total:
+            out.append(total)
+    return np.asarray(out, dtype=float)
+
+
+def constraint_of(reason: str) -> tuple[str, str]:
+    """Split a wait reason into the constraint and the key value
+    (``concurrency:event.data.user=a`` → (``concurrency:event.data.user``, ``a``))."""
+    if reason.startswith("concurrency:"):
+        name, _, value = reason.partition("=")
+        return name, value
+    if reason.startswith("throttle:"):
+        return "throttle", reason[len("throttle:"):]
+    return reason, ""
+
+
+def binding(result: "Result", warmup: float = 0.0) -> pd.DataFrame:
+    """Which constraints delayed items, and by how much in total.
+
+    One row per constraint (``account``, ``function``, ``concurrency:<expr>``,
+    ``throttle``, ``peek_window``, ...) with the number of items it delayed, the total
+    and mean delay it caused, its share of all delay, and the key value that suffered
+    most from it.
+    """
+    t = Tables(result, warmup)
+    steps = t.steps[t.steps["waits"] != ""]
+    rows: dict[str, dict[str, Any]] = {}
+    per_value: dict[tuple[str, str], float] = {}
+    for fn_id, w in zip(steps["function_id"], steps["waits"]):
+        for reason, seconds in json.loads(w).items():
+            name, value = constraint_of(reason)
+            name = f"{name}" if name not in ("function",) else f"function:{fn_id}"
+            row = rows.setdefault(name, {"items": 0, "total_delay": 0.0})
+            row["items"] += 1
+            row["total_delay"] += seconds
+            if value:
+                per_value[(name, value)] = per_value.get((name, value), 0.0) + seconds
+    total = sum(r["total_delay"] for r in rows.values())
+    out = []
+    for name in sorted(rows, key=lambda n: (-rows[n]["total_delay"], n)):
+        r = rows[name]
+        worst = max(((v, s) for (n, v), s in per_value.items() if n == name), key=lambda x: (x[1], x[0]),
+                    default=("", 0.0))
+        out.append({"constraint": name, "items": r["items"], "total_delay": r["total_delay"],
+                    "mean_delay": r["total_delay"] / r["items"], "share": r["total_delay"] / total if total else 0.0,
+                    "worst_key": worst[0], "worst_key_delay": worst[1]})
+    return pd.DataFrame(out, columns=["constraint", "items", "total_delay", "mean_delay", "share", "worst_key",
+                                      "worst_key_delay"])
+
+
+def keyed_limits(result: "Result") -> dict[str, list[tuple[str, str, int]]]:
+    """Keyed concurrency limits by summary name, each with its (function, key label, limit).
+
+    A function-scoped limit is named ``concurrency:<function>:<expr>``; env and account
+    scoped ones ``concurrency:<scope>:<expr>`` and are shared by every function with the
+    same expression text (§3.2).
+    """
+    out: dict[str, list[tuple[str, str, int]]] = {}
     for fn in result.scenario.functions:
         conf = fn.mechanisms.get("concurrency")
-        if conf is None:
-            continue
-        mask = fn_of == fn.id
-        if conf.function_limit is not None:
-            peak, mean = occupancy(starts[mask], ends[mask], horizon)
-            out[f"function:{fn.id}"] = {"limit": conf.function_limit, "peak": peak, "mean": mean}
-        for k in conf.keyed:
-            name = (f"concurrency:{fn.id}:{k.key.text}" if k.scope == "fn"
-                    else f"concurrency:{k.scope}:{k.key.text}")
-            values = np.array([json.loads(keys[r]).get(k.label, "") for r in run_of[mask]], dtype=object)
-            shared.setdefault(name, []).append((str(k.limit), mask, values))
-    for name, parts in shared.items():
-        mask = np.zeros(len(work), dtype=bool)
-        values = np.empty(len(work), dtype=object)
-        for _, m, v in parts:
-            mask |= m
-            values[m] = v
-        s, e, v = starts[mask], ends[mask], values[mask]
-        _, mean = occupancy(s, e, horizon)
-        peak = 0
-        for value in sorted(set(v.tolist())):
-            sel = v == value
-            peak = max(peak, occupancy(s[sel], e[sel], horizon)[0])
-        limits = sorted({p[0] for p in parts}, key=int)
-        out[name] = {"limit": int(limits[0]) if len(limits) == 1 else "/".join(limits),
-                     "peak": peak, "mean": mean}
+        for k in (conf.keyed if conf else ()):
+            name = f"concurrency:{fn.id}:{k.key.text}" if k.scope == "fn" else f"concurrency:{k.scope}:{k.key.text}"
+            out.setdefault(name, []).append((fn.id, k.label, k.limit))
     return out
+
+
+def slot_use(t: Tables) -> dict[str, dict[str, Any]]:
+    """Peak, time-weighted mean and saturated fraction of every concurrency constraint.
+
+    For the account and function limits ``saturated`` is the fraction of time at the
+    limit; for a keyed limit, the fraction of time some key value was at its limit
+    while work of that value waited (the time the limit was binding).
+    """
+    result = t.result
+    steps = t.result.steps
+    steps = steps[steps["kind"].isin(WORK_KINDS)]
+    ran = steps["started_at"].notna().to_numpy()
+    enq = steps["enqueued_at"].to_numpy()
+    starts = steps["started_at"].fillna(t.horizon).to_numpy()
+    ends = steps["ended_at"].fillna(t.horizon).to_numpy()
+    fn_of = steps["function_id"].to_numpy()
+    t0 = t.warmup
+    out: dict[str, dict[str, Any]] = {}
+    limit = result.scenario.account.concurrency
+    peak, mean, sat = occupancy(starts[ran], ends[ran], t.horizon, t0, limit)
+    out["account"] = {"limit": limit, "peak": peak, "mean": mean, "saturated": sat}
+    for fn in result.scenario.functions:
+        conf = fn.mechanisms.get("concurrency")
+        if conf is not None and conf.function_limit is not None:
+            m = ran & (fn_of == fn.id)
+            peak, mean, sat = occupancy(starts[m], ends[m], t.horizon, t0, conf.function_limit)
+            out[f"function:{fn.id}"] = {"limit": conf.function_limit, "peak": peak, "mean": mean, "saturated": sat}
+    keys = t.run_keys()
+    run_of = steps["run_id"].to_numpy()
+    for name, members in keyed_limits(result).items():
+        label_of = {f: label for f, label, _ in members}
+        value_of = np.array([keys[r].get(label_of[f]) if f in label_of else None
+                             for f, r in zip(fn_of, run_of)], dtype=object)
+        mine = np.array([v is not None for v in value_of], dtype=bool)
+        limit = max(lim for _, _, lim in members)
+        _, mean = occupancy(starts[mine & ran], ends[mine & ran], t.horizon, t0)
+        peak = 0
+        bind_starts, bind_ends = [], []
+        for value in sorted(set(value_of[mine].tolist())):
+            sel = mine & (value_of == value)
+            r = sel & ran
+            peak = max(peak, occupancy(starts[r], ends[r], t.horizon, t0)[0])
+            # running counts ±1 and waiting ±BIG: binding while running ≥ limit and waiting > 0
+            big = 1e6
+            tt = np.concatenate([starts[r], ends[r], enq[sel], starts[sel]])
+            d = np.concatenate([np.ones(r.sum()), -np.ones(r.sum()), np.full(sel.sum(), big),
+                                np.full(sel.sum(), -big)])
+            o = np.lexsort((d, tt))
+            tt, lvl = tt[o], np.cumsum(d[o])
+            hit = (np.mod(lvl[:-1], big) >= limit) & (lvl[:-1] >= big) & (np.diff(tt) > 0)
+            bind_starts.append(np.maximum(tt[:-1][hit], t0))
+            bind_ends.append(np.maximum(tt[1:][hit], t0))
+        binding_time = 0.0
+        if bind_starts:
+            times, level = levels(np.concatenate(bind_starts), np.concatenate(bind_ends))
+            binding_time = float(np.sum(np.diff(times)[level[:-1] > 0]))
+        limits = sorted({lim for _, _, lim in members})
+        out[name] = {"limit": limits[0] if len(limits) == 1 else "/".join(map(str, limits)),
+                     "peak": peak, "mean": mean, "saturated": binding_time / t.span if t.span else 0.0}
+    return out
+
+
+def key_labels(result: "Result") -> list[str]:
+    """The key labels runs carry (``concurrency[0]``, ``throttle``, ...), in first-seen order."""
+    seen: dict[str, None] = {}
+    for k in result.runs["keys"]:
+        for label in json.loads(k):
+            seen.setdefault(label, None)
+    return list(seen)
+
+
+def per_key(result: "Result", label: str | None = None, warmup: float = 0.0) -> pd.DataFrame:
+    """One row per key value of ``label`` (default: the first key runs carry): runs,
+    completions, throughput, start-latency distribution and starvation."""
+    t = Tables(result, warmup)
+    labels = key_labels(result)
+    if label is None:
+        if not labels:
+            return pd.DataFrame()
+        label = labels[0]
+    keys = t.run_keys()
+    runs = t.runs.copy()
+    runs["key"] = [keys[r].get(label, "") for r in runs["run_id"]]
+    runs["latency"] = start_latency(runs)
+    starving = starvation(t, label)
+    rows = []
+    for value, g in runs.groupby("key", sort=True):
+        d = distribution(g["latency"])
+        done = int((g["status"] == "completed").sum())
+        rows.append({"key": value, "runs": len(g), "completed": done,
+                     "throughput": done / t.span if t.span else 0.0,
+                     **{f"start_latency_{k}": v for k, v in d.items() if k != "count"},
+                     "starvation": starving.get(value, 0.0)})
+    return pd.DataFrame(rows)
+
+
+def starvation(t: Tables, label: str) -> dict[str, float]:
+    """Per key value, the longest time it had queued work and no step running."""
+    keys = t.run_keys()
+    steps = t.steps[t.steps["kind"].isin(WORK_KINDS)]
+    horizon = t.horizon
+    key_of = np.array([keys[r].get(label, "") for r in steps["run_id"]], dtype=object)
+    enq = steps["enqueued_at"].to_numpy()
+    start = steps["started_at"].fillna(horizon).to_numpy()
+    end = steps["ended_at"].fillna(horizon).to_numpy()
+    out: dict[str, float] = {}
+    order = np.argsort(key_of.astype(str), kind="stable")
+    key_sorted = key_of[order]
+    bounds = np.flatnonzero(np.r_[True, key_sorted[1:] != key_sorted[:-1], True])
+    for i in range(len(bounds) - 1):
+        idx = order[bounds[i]:bounds[i + 1]]
+        # +1 waiting while queued, +1000000 running: starving where waiting > 0 and running == 0
+        t_ = np.concatenate([enq[idx], start[idx], start[idx], end[idx]])
+        d = np.concatenate([np.ones(len(idx)), -np.ones(len(idx)), np.full(len(idx), 1e6), np.full(len(idx), -1e6)])
+        o = np.lexsort((d, t_))
+        t_, lvl = t_[o], np.cumsum(d[o])
+        starving = (lvl[:-1] > 0) & (lvl[:-1] < 1e6)
+        longest, run_start = 0.0, None
+        for j in range(len(t_) - 1):
+            if starving[j] and t_[j + 1] > t_[j]:
+                run_start = t_[j] if run_start is None else run_start
+                longest = max(longest, t_[j + 1] - run_start)
+            elif not starving[j] and t_[j + 1] > t_[j]:
+                run_start = None
+        out[str(key_sorted[bounds[i]])] = float(longest)
+    return out
+
+
+def fairness(result: "Result", label: str | None = None, warmup: float = 0.0) -> dict[str, Any]:
+    """Jain's indices across key values, the worst key's p99 and the longest starvation."""
+    table = per_key(result, label, warmup)
+    if table.empty:
+        return {}
+    worst = table.sort_values(["start_latency_p99", "key"], ascending=[False, True], na_position="last").iloc[0]
+    starved = table.sort_values(["starvation", "key"], ascending=[False, True]).iloc[0]
+    return {
+        "key": label or key_labels(result)[0],
+        "keys": int(len(table)),
+        "jain_throughput": jain(table["throughput"]),
+        "jain_start_latency": jain(table["start_latency_mean"]),
+        "worst_p99_start_latency": None if pd.isna(worst["start_latency_p99"]) else float(worst["start_latency_p99"]),
+        "worst_key": str(worst["key"]),
+        "starvation_max": float(starved["starvation"]),
+        "starved_key": str(starved["key"]),
+    }
+
+
+def timeseries(result: "Result", bin: float = 60.0) -> pd.DataFrame:
+    """Per time bin and function: arrivals, run starts, completions, mean queue depth
+    (items waiting) and mean slots in use."""
+    steps, runs, events = result.steps, result.runs, result.events
+    edges = np.arange(0.0, result.horizon + bin, bin)
+    if edges[-1] < result.horizon:
+        edges = np.append(edges, result.horizon)
+    rows = []
+    for fn in result.scenario.functions:
+        ev = events[events["function_id"] == fn.id]
+        rn = runs[runs["function_id"] == fn.id]
+        st = steps[(steps["function_id"] == fn.id) & steps["kind"].isin(WORK_KINDS)]
+        arrivals = np.histogram(ev["at"], edges)[0]
+        starts = np.histogram(rn["started_at"].dropna(), edges)[0]
+        done = np.histogram(rn.loc[rn["status"] == "completed", "ended_at"], edges)[0]
+        depth = _binned_mean(st["enqueued_at"].to_numpy(), st["started_at"].fillna(result.horizon).to_numpy(), edges)
+        busy = st[st["started_at"].notna()]
+        slots = _binned_mean(busy["started_at"].to_numpy(), busy["ended_at"].fillna(result.horizon).to_numpy(), edges)
+        for i in range(len(edges) - 1):
+            rows.append({"time": edges[i], "function_id": fn.id, "arrivals": int(arrivals[i]),
+                         "starts": int(starts[i]), "completions": int(done[i]),
+                         "queue_depth": depth[i], "slots_in_use": slots[i]})
+    return pd.DataFrame(rows)
+
+
+def _binned_mean(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Time-weighted mean number of open intervals within each bin."""
+    out = np.zeros(len(edges) - 1)
+    if len(starts) == 0:
+        return out
+    t, level = levels(starts, ends)
+    # integral of the step function up to each edge
+    cum = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(t))])
+    def integral(x: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(t, x, side="right") - 1
+        base = np.where(i >= 0, cum[np.clip(i, 0, None)], 0.0)
+        lvl = np.where(i >= 0, level[np.clip(i, 0, None)], 0.0)
+        return base + lvl * (x - np.where(i >= 0, t[np.clip(i, 0, None)], x))
+    area = integral(edges)
+    return np.diff(area) / np.diff(edges)

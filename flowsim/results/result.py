@@ -34,9 +34,28 @@ class Result:
     events_unmatched: int = 0
     _summary: dict[str, Any] | None = field(default=None, repr=False)
 
+    warmup: float = 0.0
+
     def summary(self) -> dict[str, Any]:
-        """Headline metrics (counts, latency percentiles, slot use), computed once."""
+        """Headline metrics (counts, latency percentiles, slot use, binding constraints,
+        fairness), computed once, excluding the warm-up."""
         if self._summary is None:
             from flowsim.results.metrics import summarize
-            self._summary = summarize(self)
+            self._summary = summarize(self, self.warmup)
         return self._summary
+
+    def binding(self) -> pd.DataFrame:
+        """Which constraints delayed items and by how much (one row per constraint)."""
+        from flowsim.results.metrics import binding
+        return binding(self, self.warmup)
+
+    def per_key(self, label: str | None = None) -> pd.DataFrame:
+        """Per key value of ``label`` (``concurrency[0]``, ``throttle``...): runs, throughput,
+        start-latency percentiles and starvation."""
+        from flowsim.results.metrics import per_key
+        return per_key(self, label, self.warmup)
+
+    def timeseries(self, bin: float = 60.0) -> pd.DataFrame:
+        """Arrivals, starts, completions, queue depth and slots in use per time bin and function."""
+        from flowsim.results.metrics import timeseries
+        return timeseries(self, bin)
