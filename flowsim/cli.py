@@ -48,6 +48,7 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         fmt: str = typer.Option("csv", "--format", help="Table format: csv or parquet."),
         explain: bool = typer.Option(False, "--explain", help="Also write the decision log (log.csv)."),
         warmup: str = typer.Option("0", help="Exclude the start from metrics: a duration (10m) or a fraction (0.1)."),
+        report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML/Markdown report there."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")) -> None:
     """Simulate a scenario, write events/runs/steps tables and summary.json, print a summary."""
     from flowsim.api import simulate
@@ -66,12 +67,33 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         else:
             result = simulate(sc, seed, explain=explain, warmup=warmup)
         target = write_result(result, out_dir or Path("runs") / sc.name, fmt)
+        if report is not None:
+            from flowsim.report import write_report
+            write_report({sc.name: result}, report)
     except ScenarioError as exc:
         _fail(exc)
         return
     if not quiet:
         print_summary(result.summary())
-        out.print(f"wrote {target}/", highlight=False)
+        out.print(f"wrote {target}/" + (f" and {report}/index.html" if report else ""), highlight=False)
+
+
+@app.command("report")
+def report_cmd(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
+               out_dir: Optional[Path] = typer.Option(None, "--out", help="Directory (default reports/<name>/)."),
+               seed: Optional[int] = typer.Option(None, help="Seed (default: the scenario's `seed`)."),
+               warmup: str = typer.Option("0", help="Exclude the start from metrics: a duration or a fraction.")) -> None:
+    """Simulate a scenario and write a self-contained index.html and report.md with figures."""
+    from flowsim.api import simulate
+    from flowsim.report import write_report
+    try:
+        sc = _load(scenario)
+        result = simulate(sc, seed, warmup=warmup)
+        target = write_report({sc.name: result}, out_dir or Path("reports") / sc.name)
+    except ScenarioError as exc:
+        _fail(exc)
+        return
+    out.print(f"wrote {target}/index.html and {target}/report.md", highlight=False)
 
 
 @app.command()

@@ -325,20 +325,25 @@ class World:
         self._item_seq += 1
         item = QueueItem(run, kind, step_index, attempt, at, self._item_seq)
         now = self.env.now
+        ready = at
         if kind != SLEEP and attempt == 1 and at <= now + self.platform.future_at_limit:
             item.score = run.created_at - run.priority_factor
+            if item.score > at:
+                # A negative factor scores the item after now; the queue only peeks items
+                # scored at or before now, so the item waits until then (§7.2).
+                ready = item.score
+                item.note_reason("priority", at)
         else:
             item.score = at          # retries and resumed sleeps lose their place (§3.5, §7.2)
         run.item = item
         run.state = QUEUED
-        if at > now:
-            item.timer = self.call_at(at, self._ready, item)
+        if ready > now:
+            item.timer = self.call_at(ready, self._ready, item)
         else:
             self._ready(item)
 
     def _ready(self, item: QueueItem) -> None:
         item.timer = None
-        item.reason_since = self.env.now
         fn = item.run.fn
         fn.queue.push(item, self.env.now)
         self._mark(fn)

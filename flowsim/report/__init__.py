@@ -1,0 +1,196 @@
+"""Capacity-planning reports: a self-contained ``index.html`` and a ``report.md`` with PNG figures.
+
+The first lines state the scenario, the seeds, the flowsim version and the answer (the
+headline numbers and the binding constraint); then the figures: latency CDFs per
+variant, start latency over time, queue depth and slot use over time, per-key latency
+of the busiest and worst keys, the binding-constraint breakdown and, for sweeps, the
+metric against the setting with its confidence band and the SLO line. The HTML embeds
+the PNGs (base64), so it can be mailed or attached as one file.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from flowsim import plot
+
+if TYPE_CHECKING:
+    from flowsim.results.result import Result
+
+
+@dataclass
+class Section:
+    """A figure (PNG file name and caption) or a table of the report."""
+
+    title: str
+    image: str | None = None
+    table: pd.DataFrame | None = None
+    text: str = ""
+
+
+@dataclass
+class Report:
+    """What a report says, before it is written."""
+
+    title: str
+    facts: list[tuple[str, str]]
+    answer: str
+    sections: list[Section] = field(default_factory=list)
+
+
+def answer_for(result: "Result") -> str:
+    """One sentence with the headline numbers of a result and what bound it."""
+    s = result.summary()
+    lat = s["start_latency"]
+    drops = {k: v for k, v in s["outcomes"].items() if v and k in ("rate_limited", "duplicate", "debounced",
+                                                                     "singleton_skipped", "error")}
+    parts = [f"p99 start latency {_secs(lat['p99'])} (p50 {_secs(lat['p50'])}) over {lat['count']} started runs"]
+    if drops:
+        parts.append(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in drops.items()))
+    binding = result.binding()
+    if not binding.empty:
+        top = binding.iloc[0]
+        parts.append(f"binding constraint: {top['constraint']} ({top['share']:.0%} of all waiting)")
+    else:
+        parts.append("no constraint delayed any step")
+    return "; ".join(parts) + "."
+
+
+def _secs(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3g}s"
+
+
+def build(results: Mapping[str, "Result"], out: Path, *, sweep: pd.DataFrame | None = None,
+          sweep_x: str | None = None, sweep_metric: str | None = None, slo: float | None = None,
+          answer: str | None = None) -> Report:
+    """Draw every figure of the report into ``out`` and return its content.
+
+    ``results`` maps variant names to results (one entry for a single run); the first
+    is the one whose time series and keys are drawn.
+    """
+    import flowsim
+    name, first = next(iter(results.items()))
+    seeds = sorted({r.seed for r in results.values()})
+    facts = [("scenario", first.scenario.name + (f" ({first.scenario.file})" if first.scenario.file else "")),
+             ("seeds", ", ".join(map(str, seeds))), ("flowsim", flowsim.__version__),
+             ("horizon", f"{first.horizon:g} s" + (f", warm-up {first.warmup:g} s" if first.warmup else "")),
+             ("variants", ", ".join(results) if len(results) > 1 else "-")]
+    report = Report(f"flowsim report: {first.scenario.name}", facts, answer or answer_for(first))
+    if sweep is not None and sweep_x and sweep_metric:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        plot.sweep_curve(sweep, x=sweep_x, slo=slo, ax=ax, label=sweep_metric)
+        ax.set_ylabel(sweep_metric)
+        report.sections.append(_save(fig, out, "sweep.png", f"{sweep_metric} against {sweep_x} (95% CI)"))
+        report.sections.append(Section("Sweep table", table=sweep))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    plot.latency_cdf(dict(results) if len(results) > 1 else first, ax=ax)
+    report.sections.append(_save(fig, out, "latency-cdf.png", "Start latency CDF" + (" per variant" if len(results) > 1 else "")))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    plot.start_latency_over_time(first, bin=_bin(first), ax=ax)
+    report.sections.append(_save(fig, out, "latency-over-time.png", f"Start latency over time ({name})"))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    plot.over_time(first, bin=_bin(first), ax=ax)
+    report.sections.append(_save(fig, out, "queue-and-slots.png", f"Queue depth and slots in use ({name})"))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    plot.per_key_latency(first, ax=ax)
+    report.sections.append(_save(fig, out, "per-key-latency.png", f"p99 start latency of the busiest and worst keys ({name})"))
+    fig, ax = plt.subplots(figsize=(7, 3))
+    plot.binding_bars(first, ax=ax)
+    report.sections.append(_save(fig, out, "binding.png", f"Binding constraints: total delay caused ({name})"))
+    report.sections.append(Section("Binding constraints", table=first.binding()))
+    report.sections.append(Section("Headline metrics", table=headline_table(results)))
+    return report
+
+
+def _bin(result: "Result") -> float:
+    return max(1.0, result.horizon / 60)
+
+
+def _save(fig: Any, out: Path, name: str, title: str) -> Section:
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=90)
+    plt.close(fig)
+    return Section(title, image=name)
+
+
+def headline_table(results: Mapping[str, "Result"]) -> pd.DataFrame:
+    """Headline metrics side by side, one column per variant."""
+    rows: dict[str, dict[str, Any]] = {}
+    for name, r in results.items():
+        s = r.summary()
+        col = {f"start latency {p}": s["start_latency"][p] for p in ("p50", "p90", "p99", "max")}
+        col.update({f"queue wait {p}": s["queue_wait"][p] for p in ("p50", "p99")})
+        col["end-to-end p99"] = s["end_to_end_latency"]["p99"]
+        col["throughput (runs/s)"] = s["throughput"]
+        col.update({f"events {k}": v for k, v in s["outcomes"].items() if v})
+        col.update({f"runs {k}": v for k, v in s["runs"].items() if v})
+        rows[name] = col
+    return pd.DataFrame(rows)
+
+
+def write(report: Report, out: Path) -> None:
+    """Write ``report.md`` and a self-contained ``index.html`` beside the figures."""
+    md = [f"# {report.title}", "", f"**Answer:** {report.answer}", ""]
+    md += [f"- {k}: {v}" for k, v in report.facts] + [""]
+    for s in report.sections:
+        md.append(f"## {s.title}")
+        md.append("")
+        if s.image:
+            md.append(f"![{s.title}]({s.image})")
+        if s.table is not None:
+            md.append(s.table.to_markdown() if _has_tabulate() else "```\n" + s.table.to_string() + "\n```")
+        md.append("")
+    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+    body = [f"<h1>{html.escape(report.title)}</h1>",
+            f'<p class="answer"><strong>Answer:</strong> {html.escape(report.answer)}</p>',
+            "<ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in report.facts) + "</ul>"]
+    for s in report.sections:
+        body.append(f"<h2>{html.escape(s.title)}</h2>")
+        if s.image:
+            data = base64.b64encode((out / s.image).read_bytes()).decode("ascii")
+            body.append(f'<img class="figure" alt="{html.escape(s.title)}" src="data:image/png;base64,{data}" '
+                        'onload="this.dataset.loaded=1">')
+        if s.table is not None:
+            body.append(s.table.to_html(float_format=lambda v: f"{v:.4g}", na_rep="-", border=0))
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(report.title) + "</title>"
+            "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}img{max-width:100%}"
+            "table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right}"
+            ".answer{font-size:1.2em}</style></head><body>" + "\n".join(body) + "</body></html>")
+    (out / "index.html").write_text(page, encoding="utf-8")
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_report(results: Mapping[str, "Result"], out: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Build and write a report into ``out`` atomically (a temporary directory renamed)."""
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        write(build(results, tmp, **kwargs), tmp)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, old / "x")
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
