@@ -38,11 +38,19 @@ class Platform:
     debounce_min_ttl: float = 1.0
     """A debounce's remaining wait is clamped to at least 1 s (§6.2, §6.4)."""
     batch_buffer: float = 0.5
-    """Appends are buffered up to 500 ms (``DefaultMaxBufferDuration``, §9.2) ..."""
-    batch_buffer_size: int = 50
-    """... or 50 events (``DefaultMaxBufferSize``), then bulk-appended."""
+    """Batch appends are buffered up to 500 ms (``DefaultMaxBufferDuration``, §9.2) or
+    until the buffer holds the function's ``maxSize`` events, then bulk-appended (the
+    50-event ``DefaultMaxBufferSize`` applies only to functions without a ``maxSize``,
+    which batching functions always have: ``buffer.go``)."""
     retry_jitter: float = 30.0
     """Uniform 0–30 s jitter added to every retry backoff (§10)."""
+    singleton_cancel_gap: float = 0.01
+    """Singleton ``cancel`` mode: time from freeing the holder's lock (GETDEL) to the
+    new run's enqueue, which takes the lock (§8.2). In between Inngest cancels the
+    holder (load metadata and events, ``Finalize``) and creates the new run's state:
+    about ten sequential Redis round trips, ~1 ms each, so 10 ms [an estimate, not
+    measured]. An event of the same key arriving meanwhile finds the lock free and
+    takes it, and the late run is skipped. ``ideal``: 0 (release and enqueue atomic)."""
     backoff: tuple[float, ...] = BACKOFF_TABLE
 
     def retry_delay(self, attempt: int, u: float) -> float:
@@ -65,11 +73,11 @@ class Platform:
 
 INNGEST = Platform()
 IDEAL = Platform(profile="ideal", throttle_rescan=0.0, debounce_delay=0.0, debounce_min_ttl=0.0,
-                 batch_buffer=0.0, batch_buffer_size=1)
+                 batch_buffer=0.0, singleton_cancel_gap=0.0)
 PROFILES = {"inngest": INNGEST, "ideal": IDEAL}
 
 _DURATIONS = {"future_at_limit", "throttle_rescan", "debounce_delay", "debounce_min_ttl",
-              "batch_buffer", "retry_jitter"}
+              "batch_buffer", "retry_jitter", "singleton_cancel_gap"}
 
 
 def parse_platform(node: Node | None) -> Platform:

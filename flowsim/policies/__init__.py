@@ -10,8 +10,14 @@ order in which stages see events is their own ``order`` (spec §1).
 from __future__ import annotations
 
 from flowsim.policies.base import MechanismType
+from flowsim.policies.batching import BatchConfig
 from flowsim.policies.concurrency import ConcurrencyConfig
+from flowsim.policies.priority import PriorityConfig
+from flowsim.policies.singleton import SingletonConfig
 
 MECHANISMS: dict[str, type[MechanismType]] = {
     "concurrency": ConcurrencyConfig,
+    "batchEvents": BatchConfig,
+    "singleton": SingletonConfig,
+    "priority": PriorityConfig,
 }
