@@ -290,9 +290,11 @@ class World:
 
     def _create_run(self, cand: Candidate, fn: FunctionRuntime) -> None:
         run = self._new_run(cand, fn)
-        for stage in fn.stages:
+        for i, stage in enumerate(fn.stages):
             drop = stage.run_created(run, self)
             if drop is not None:
+                for earlier in fn.stages[:i]:      # undo what they took at enqueue (a lock)
+                    earlier.run_ended(run, self)
                 self._drop(cand, fn, drop, run)
                 return
         outcome = "batched" if cand.batch_id is not None else "run"

@@ -12,12 +12,18 @@ from __future__ import annotations
 from flowsim.policies.base import MechanismType
 from flowsim.policies.batching import BatchConfig
 from flowsim.policies.concurrency import ConcurrencyConfig
+from flowsim.policies.idempotency import IdempotencyConfig
 from flowsim.policies.priority import PriorityConfig
+from flowsim.policies.ratelimit import RateLimitConfig
 from flowsim.policies.singleton import SingletonConfig
+from flowsim.policies.throttle import ThrottleConfig
 
 MECHANISMS: dict[str, type[MechanismType]] = {
     "concurrency": ConcurrencyConfig,
     "batchEvents": BatchConfig,
     "singleton": SingletonConfig,
     "priority": PriorityConfig,
+    "throttle": ThrottleConfig,
+    "rateLimit": RateLimitConfig,
+    "idempotency": IdempotencyConfig,
 }
