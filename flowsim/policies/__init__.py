@@ -12,6 +12,7 @@ from __future__ import annotations
 from flowsim.policies.base import MechanismType
 from flowsim.policies.batching import BatchConfig
 from flowsim.policies.concurrency import ConcurrencyConfig
+from flowsim.policies.debounce import DebounceConfig
 from flowsim.policies.idempotency import IdempotencyConfig
 from flowsim.policies.priority import PriorityConfig
 from flowsim.policies.ratelimit import RateLimitConfig
@@ -21,6 +22,7 @@ from flowsim.policies.throttle import ThrottleConfig
 MECHANISMS: dict[str, type[MechanismType]] = {
     "concurrency": ConcurrencyConfig,
     "batchEvents": BatchConfig,
+    "debounce": DebounceConfig,
     "singleton": SingletonConfig,
     "priority": PriorityConfig,
     "throttle": ThrottleConfig,
