@@ -1,6 +1,6 @@
 """A function's queue and its walk (spec §3.3, default path).
 
-One queue per function, ordered by score — the run's creation time minus its priority
+One queue per function, in a dispatch order; Inngest's (the default) is by score — the run's creation time minus its priority
 factor for items due now, the due time for retries and resumed sleeps (§7.2) — then by
 item sequence. A walk looks at the first ``peek_size`` items in order and asks every
 constraint of each: if all grant, the item starts; a refusal that ``stop``\\ s (function
@@ -21,14 +21,80 @@ if TYPE_CHECKING:
 PEEK_WINDOW = "peek_window"
 
 
-class FunctionQueue:
-    """The ready items of one function, kept sorted by ``(score, seq)``."""
+class DispatchOrder:
+    """The order in which a function's ready items are offered to the constraints.
 
-    __slots__ = ("entries", "peek_size", "start_constraints", "step_constraints", "retry_at", "blocked",
+    The default, :class:`ScoreOrder`, is Inngest's: by score, then item sequence
+    (§3.3, §7.2). Other platforms' orders (round-robin or weighted fair across keys)
+    subclass this and are installed by a mechanism through ``BuildContext.dispatch``.
+    """
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def push(self, item: QueueItem) -> int:
+        """Add a ready item; return its position in the order."""
+        raise NotImplementedError
+
+    def remove(self, item: QueueItem) -> None:
+        """Take out an item that will not start (cancelled)."""
+        raise NotImplementedError
+
+    def window(self, n: int) -> list[QueueItem]:
+        """The first ``n`` items in dispatch order."""
+        raise NotImplementedError
+
+    def started(self, items: list[QueueItem]) -> None:
+        """Take out items of the last window that started, in window order."""
+        raise NotImplementedError
+
+
+class ScoreOrder(DispatchOrder):
+    """Inngest's order: ascending ``(score, seq)`` in one sorted list."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[float, int, QueueItem]] = []
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def push(self, item: QueueItem) -> int:
+        entries = self.entries
+        entry = (item.score, item.seq, item)
+        if not entries or entries[-1] < entry:
+            entries.append(entry)
+            return len(entries) - 1
+        i = bisect_left(entries, entry)
+        entries.insert(i, entry)
+        return i
+
+    def remove(self, item: QueueItem) -> None:
+        entries = self.entries
+        i = bisect_left(entries, (item.score, item.seq))
+        if i < len(entries) and entries[i][2] is item:
+            del entries[i]
+
+    def window(self, n: int) -> list[QueueItem]:
+        return [e[2] for e in self.entries[:n]]
+
+    def started(self, items: list[QueueItem]) -> None:
+        if len(items) == 1:
+            self.remove(items[0])
+            return
+        gone = set(map(id, items))
+        self.entries = [e for e in self.entries if id(e[2]) not in gone]
+
+
+class FunctionQueue:
+    """The ready items of one function, in their dispatch order, and the walk."""
+
+    __slots__ = ("order", "peek_size", "start_constraints", "step_constraints", "retry_at", "blocked",
                  "on_wait")
 
-    def __init__(self, constraints: list["Constraint"], peek_size: int) -> None:
-        self.entries: list[tuple[float, int, QueueItem]] = []
+    def __init__(self, constraints: list["Constraint"], peek_size: int, order: DispatchOrder | None = None) -> None:
+        self.order = order if order is not None else ScoreOrder()
         self.peek_size = peek_size
         ordered = sorted(constraints, key=lambda c: not c.stop)     # stop-kinds first: cheap break
         self.start_constraints = ordered
@@ -40,25 +106,16 @@ class FunctionQueue:
         only behind a stopped walk) when an item's waiting reason changes (decision log)."""
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.order)
 
     def push(self, item: QueueItem, now: float) -> None:
         item.in_queue = True
-        entries = self.entries
-        entry = (item.score, item.seq, item)
-        if not entries or entries[-1] < entry:
-            entries.append(entry)
-        else:
-            insort(entries, entry)
-        if len(entries) > self.peek_size and entries[self.peek_size][2] is item:
+        if self.order.push(item) >= self.peek_size:
             if item.note_reason(PEEK_WINDOW, now) and self.on_wait is not None:
                 self.on_wait(item, None, False)
 
     def remove(self, item: QueueItem) -> None:
-        entries = self.entries
-        i = bisect_left(entries, (item.score, item.seq))
-        if i < len(entries) and entries[i][2] is item:
-            del entries[i]
+        self.order.remove(item)
         item.in_queue = False
 
     def walk(self, now: float, start: Callable[[QueueItem, list["Constraint"]], None]) -> None:
@@ -72,21 +129,21 @@ class FunctionQueue:
         """
         self.retry_at = None
         while True:
-            unseen = len(self.entries) > self.peek_size
+            unseen = len(self.order) > self.peek_size
             if not (self._scan(now, start) and unseen):
                 break
 
     def _scan(self, now: float, start: Callable[[QueueItem, list["Constraint"]], None]) -> int:
-        entries = self.entries
-        n = min(len(entries), self.peek_size)
-        started: list[int] = []
+        total = len(self.order)
+        window = self.order.window(self.peek_size)
+        n = len(window)
+        started: list[QueueItem] = []
         stop_reason: str | None = None
         stopper: "Constraint | None" = None
         on_wait = self.on_wait
         refused = False
         retry_at = self.retry_at
-        for i in range(n):
-            item = entries[i][2]
+        for item in window:
             if stop_reason is not None:
                 if item.note_reason(stop_reason, now) and on_wait is not None:
                     on_wait(item, stopper, True)
@@ -98,7 +155,7 @@ class FunctionQueue:
                 if refusal is not None:
                     break
             if refusal is None:
-                started.append(i)
+                started.append(item)
                 item.note_reason(None, now)
                 start(item, constraints)
                 continue
@@ -111,9 +168,9 @@ class FunctionQueue:
             elif refusal.retry_at is not None and (retry_at is None or refusal.retry_at < retry_at):
                 retry_at = refusal.retry_at
         if started:
-            for i in reversed(started):
-                entries[i][2].in_queue = False
-                del entries[i]
+            for item in started:
+                item.in_queue = False
+            self.order.started(started)
         self.retry_at = retry_at
-        self.blocked = refused or len(entries) > n - len(started)
+        self.blocked = refused or total > n
         return len(started)

@@ -91,7 +91,7 @@ class FunctionRuntime:
             constraints.extend(c)
         self.stages = sorted(stages, key=lambda s: s.order)
         self.constraints = constraints
-        self.queue = FunctionQueue(constraints, world.platform.peek_size)
+        self.queue = FunctionQueue(constraints, world.platform.peek_size, ctx.dispatch)
         self.dirty = False
         self.blocked = False
         self.wake: Handle | None = None

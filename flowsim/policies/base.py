@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
 
 if TYPE_CHECKING:
+    from flowsim.engine.queue import DispatchOrder
     from flowsim.engine.runs import QueueItem, Run
     from flowsim.platform import Platform
     from flowsim.scenario.model import FunctionSpec, Scenario
@@ -168,6 +169,9 @@ class BuildContext:
     platform: "Platform"
     streams: "Streams"
     shared: dict[Any, Any]
+    dispatch: "DispatchOrder | None" = None
+    """A mechanism may install the order in which the function's queue offers items
+    (:class:`flowsim.engine.queue.DispatchOrder`); ``None`` keeps Inngest's (§3.3)."""
 
     def shared_state(self, key: Any, factory: Callable[[], Any]) -> Any:
         """State shared by all functions of a simulation (account and env counters)."""
