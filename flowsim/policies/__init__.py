@@ -18,6 +18,7 @@ from flowsim.policies.priority import PriorityConfig
 from flowsim.policies.ratelimit import RateLimitConfig
 from flowsim.policies.singleton import SingletonConfig
 from flowsim.policies.throttle import ThrottleConfig
+from flowsim.plugins.loader import PoliciesConfig
 
 MECHANISMS: dict[str, type[MechanismType]] = {
     "concurrency": ConcurrencyConfig,
@@ -28,4 +29,5 @@ MECHANISMS: dict[str, type[MechanismType]] = {
     "throttle": ThrottleConfig,
     "rateLimit": RateLimitConfig,
     "idempotency": IdempotencyConfig,
+    "policies": PoliciesConfig,     # plug-ins by name or reference (flowsim.plugins, docs/policies.md)
 }

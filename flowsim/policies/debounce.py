@@ -31,6 +31,13 @@ debounce for the whole function. A debounce *generation* is:
 The run's start item is enqueued at ``max(fire time, event.ts)`` by the engine (§1 step 9),
 so the run starts ``period + 1.05 s`` after the last event on the ``inngest`` platform.
 
+Payload mode (``mode``): Inngest's is ``trailing`` — the run gets the last event, as above.
+``leading`` is Trigger.dev's (its ``debounce.mode: "leading"``, the default there): the
+run gets the *first* event of the generation; later events only restart the wait (same
+period, timeout and clamp) and get the outcome ``debounced`` ("debounced into <first
+id>"), whatever their ``ts``. Inngest's ``debounce:`` field has no ``mode``; the leading
+mode is reached through the ``debounce`` plug-in (:mod:`flowsim.plugins.debounce_modes`).
+
 Decisions and known divergences (spec README decisions table):
 
 * **Timeout, intended behaviour.** ``timeout`` caps *every* generation, measured from that
@@ -68,6 +75,8 @@ class DebounceConfig:
     period: float
     key: Expr | None = None
     timeout: float | None = None
+    mode: str = "trailing"
+    """``trailing`` (Inngest: the last event) or ``leading`` (Trigger.dev: the first)."""
 
     field: ClassVar[str] = "debounce"
 
@@ -197,6 +206,12 @@ class DebounceStage(EventStage):
                     f"{gen.fire_at:g}", event=event.id, key=key, generation=gen.number, fire_at=gen.fire_at)
             return HOLD
         stored = gen.candidate.event
+        if self.config.mode == "leading":      # Trigger.dev: keep the first, restart the wait
+            gen.events += 1
+            self._extend(gen, now)
+            ctx.log("debounce", f"event {event.id} joins debounce {self._label(key)} led by {stored.id}",
+                    event=event.id, key=key, generation=gen.number, stored=stored.id)
+            return Drop("debounced", f"debounced into {stored.id}", key=key)
         if event.ts < stored.ts:
             # §6.2 updateDebounce returns -2: the older event has no effect at all.
             reason = f"out of order: ts {event.ts:g} older than stored event {stored.id} (ts {stored.ts:g})"
