@@ -69,6 +69,11 @@ def parse_scenario(data: Any, source: Source) -> Scenario:
     traffic_node.list()
     traffic = parse_traffic(traffic_node)
     description = root.get("description").str() if root.get("description") else ""
+    if root.get("variants"):
+        # variants: {name: {path: value}}, each applied and validated now so that a bad one
+        # fails at load with its line (flowsim.analysis.overrides; imported here to avoid a cycle)
+        from flowsim.analysis.overrides import check_variants
+        check_variants(data, source)
     return Scenario(name=name, seed=seed, horizon=horizon, account=account, platform=platform,
                     functions=tuple(functions), traffic=tuple(traffic), file=source.file,
                     description=description, raw=data)

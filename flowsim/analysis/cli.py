@@ -1,0 +1,261 @@
+"""The command line of the analyses: ``flowsim compare``, ``flowsim sweep``, ``flowsim plan``.
+
+Thin over the API (:mod:`flowsim.analysis`): parse the options, run, print a table with
+rich, write the tables as CSV into ``--out`` (default ``runs/<scenario>-<command>/``):
+
+* ``replications.csv``: one row per variant / point / value and replication;
+* ``summary.csv``: mean and 95% CI per variant / point / value and metric (compare adds the
+  paired difference to the first variant: ``diff``, ``diff_low``, ``diff_high``);
+* ``plan.csv`` and ``plan.json`` (plan only): every evaluated value against every
+  objective, and the answer with the objectives that bind.
+
+Work runs on the local cores by default (``--workers``), or on a Dask cluster
+(``--cluster tcp://host:8786``). Bad input exits with code 2 and a one-line
+``file:line: field: message``; a progress bar is shown when stderr is a terminal.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from flowsim.analysis.executors import Progress, make_executor
+from flowsim.analysis.headline import METRICS
+from flowsim.analysis.output import write_tables
+from flowsim.analysis.overrides import BASE, parse_assignment
+from flowsim.errors import ScenarioError, ScenarioWarning
+
+err = Console(stderr=True)
+out = Console()
+
+REPLICATIONS = typer.Option(10, "--replications", "-n", help="Independent seeds per variant or point (≥ 2).")
+SETS = typer.Option(None, "--set", metavar="PATH=VALUE",
+                    help="Override a field, e.g. functions.my-fn.concurrency.0.limit=5 (repeatable).")
+SEED = typer.Option(None, help="Seed the replication seeds are spawned from (default: the scenario's `seed`).")
+WORKERS = typer.Option(None, "--workers", help="Local worker processes (default: one per core; 1: in-process).")
+CLUSTER = typer.Option(None, "--cluster", metavar="ADDRESS",
+                       help="Run on an existing Dask cluster, e.g. tcp://scheduler:8786.")
+QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
+DEFAULT_SWEEP_METRICS = ("p50(start_latency)", "p99(start_latency)", "throughput")
+
+
+def compare(scenarios: List[Path] = typer.Argument(..., help="Scenario YAML files; the first is the reference."),
+            replications: int = REPLICATIONS, sets: Optional[List[str]] = SETS, seed: Optional[int] = SEED,
+            out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory "
+                                                   "(default runs/<name>-compare/)."),
+            workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET) -> None:
+    """Compare every variant of the scenarios side by side: mean and 95% CI of the headline metrics,
+    and the difference to the first variant (paired over common random numbers)."""
+    from flowsim.analysis.compare import compare as run_compare
+    with _command(quiet) as bar:
+        overrides = [parse_assignment(s) for s in sets or []]
+        with make_executor(workers, cluster) as executor:
+            result = run_compare(scenarios, replications, sets=overrides, seed=seed, executor=executor,
+                                 progress=bar("compare"))
+        target = write_tables(out_dir or Path("runs") / f"{result.name}-compare",
+                              {"replications": result.rows, "summary": result.summary})
+    if not quiet:
+        print_comparison(result.summary, result.variants)
+        out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
+
+
+def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
+          grid: List[str] = typer.Option(..., "--grid", metavar="PATH=V1,V2,...",
+                                         help="A dimension of the grid: PATH=V1,V2,... or PATH=LOW..HIGH "
+                                              "(repeatable; the points are the product)."),
+          variants: Optional[List[str]] = typer.Option(None, "--variant", help="Sweep this variant of the "
+                                                       "scenario (repeatable; default: base)."),
+          replications: int = REPLICATIONS, sets: Optional[List[str]] = SETS, seed: Optional[int] = SEED,
+          metrics: Optional[List[str]] = typer.Option(None, "--metric", help="A metric to print (repeatable; "
+                                                      "every metric is written)."),
+          out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory "
+                                                 "(default runs/<name>-sweep/)."),
+          workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET) -> None:
+    """Run every point of a grid of settings over the same seeds; write one row per point and
+    replication, and a summary with 95% CIs."""
+    from flowsim.analysis.sweep import parse_grid
+    from flowsim.analysis.sweep import sweep as run_sweep
+    with _command(quiet) as bar:
+        for m in metrics or []:
+            if m not in METRICS:
+                raise ScenarioError(f"unknown metric {m!r}; known: {', '.join(METRICS)}", field="--metric")
+        dims = [parse_grid(g) for g in grid]
+        overrides = [parse_assignment(s) for s in sets or []]
+        with make_executor(workers, cluster) as executor:
+            result = run_sweep(scenario, dims, replications, variants=variants or [BASE], sets=overrides,
+                               seed=seed, executor=executor, progress=bar("sweep"))
+        target = write_tables(out_dir or Path("runs") / f"{result.name}-sweep",
+                              {"replications": result.rows, "summary": result.summary})
+    if not quiet:
+        _print_sweep(result.summary, result.settings, list(metrics or []), len(variants or [BASE]) > 1)
+        out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
+
+
+def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
+         vary: str = typer.Option(..., "--vary", metavar="PATH=LOW..HIGH",
+                                  help="The integer setting to size, e.g. functions.my-fn.concurrency=1..64."),
+         slos: List[str] = typer.Option(..., "--slo", metavar="'METRIC OP BOUND'",
+                                        help="An objective, e.g. 'p99(start_latency) <= 30s' or "
+                                             "'rate(rate_limited) <= 1%' (repeatable)."),
+         variant: str = typer.Option(BASE, "--variant", help="Plan for this variant of the scenario."),
+         replications: int = REPLICATIONS, sets: Optional[List[str]] = SETS, seed: Optional[int] = SEED,
+         out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/<name>-plan/)."),
+         workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET) -> None:
+    """Find the smallest value of a setting that meets every objective with 95% confidence
+    (a bisection over LOW..HIGH), and say which objective binds at the answer."""
+    from flowsim.analysis.plan import Objective, parse_vary
+    from flowsim.analysis.plan import plan as run_plan
+    with _command(quiet) as bar:
+        rng = parse_vary(vary)
+        objectives = [Objective.parse(s) for s in slos]
+        overrides = [parse_assignment(s) for s in sets or []]
+        with make_executor(workers, cluster) as executor:
+            result = run_plan(scenario, rng, objectives, replications, variant=variant, sets=overrides,
+                              seed=seed, executor=executor, progress=bar("plan"))
+        document = {"scenario": result.name, "path": result.path, "low": result.low, "high": result.high,
+                    "objectives": [o.text for o in result.objectives], "replications": replications,
+                    "answer": result.answer, "binding": result.binding, "explanation": result.explain()}
+        target = write_tables(out_dir or Path("runs") / f"{result.name}-plan",
+                              {"plan": result.evaluations, "replications": result.rows, "summary": result.summary},
+                              {"plan": document})
+    if not quiet:
+        _print_plan(result)
+        out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _command(quiet: bool) -> Iterator[Callable[[str], Optional[Progress]]]:
+    """Errors → exit 2 with one line; scenario warnings printed as they come; progress bars."""
+    from rich.progress import Progress as Bars
+    bars = Bars(console=err, transient=True) if not quiet and sys.stderr.isatty() else None
+
+    def bar(label: str) -> Optional[Progress]:
+        if bars is None:
+            return None
+        task = bars.add_task(label, total=None)
+        return lambda done, total: bars.update(task, completed=done, total=total)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ScenarioWarning)
+        shown = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, ScenarioWarning):
+                err.print(f"[bold yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+            else:
+                shown(message, category, *args, **kwargs)
+        warnings.showwarning = show
+        try:
+            if bars is not None:
+                bars.start()
+            yield bar
+        except ScenarioError as exc:
+            if bars is not None:
+                bars.stop()
+            err.print(f"[bold red]error:[/] {escape(exc.format())}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        finally:
+            if bars is not None:
+                bars.stop()
+
+
+def _num(v: float, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if abs(v) >= 10 ** digits:
+        return f"{v:.0f}"
+    return f"{v:.{digits}g}"
+
+
+def _pm(mean: float, low: float, high: float, signed: bool = False) -> str:
+    """``mean ± half-width`` (just the mean when there is no interval)."""
+    if math.isnan(mean):
+        return "-"
+    text = ("+" if signed and mean > 0 else "") + _num(mean)
+    if math.isnan(low):
+        return text
+    return f"{text} ±{_num((high - low) / 2, 2)}"
+
+
+def _shown_metrics(summary: pd.DataFrame) -> list[str]:
+    """events, the rates of outcomes that happened, the latencies with data, throughput."""
+    keep = []
+    for metric in METRICS:
+        means = summary.loc[summary["metric"] == metric, "mean"]
+        if metric.startswith("count(") or means.isna().all():
+            continue
+        if metric.startswith("rate(") and not (means.fillna(0) > 0).any():
+            continue
+        keep.append(metric)
+    return keep
+
+
+def print_comparison(summary: pd.DataFrame, variants: list[str]) -> None:
+    """The comparison table: a row per headline metric, a column per variant and per difference."""
+    table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width; Δ: paired difference to " + variants[0])
+    table.add_column("metric", no_wrap=True)
+    for i, v in enumerate(variants):
+        table.add_column(escape(v), justify="right", overflow="fold")
+        if i:
+            table.add_column(f"Δ {escape(v)}", justify="right", overflow="fold")
+    by = summary.set_index(["variant", "metric"])
+    for metric in _shown_metrics(summary):
+        cells = []
+        for i, v in enumerate(variants):
+            r = by.loc[(v, metric)]
+            cells.append(_pm(r["mean"], r["ci_low"], r["ci_high"]))
+            if i:
+                d = _pm(r["diff"], r["diff_low"], r["diff_high"], signed=True)
+                clear = not math.isnan(r["diff_low"]) and (r["diff_low"] > 0 or r["diff_high"] < 0)
+                cells.append(f"[bold]{d}[/]" if clear else d)
+        table.add_row(metric, *cells)
+    out.print(table)
+
+
+def _print_sweep(summary: pd.DataFrame, settings: list[str], metrics: list[str], show_variant: bool) -> None:
+    if not metrics:
+        losses = [m for m in _shown_metrics(summary) if m.startswith("rate(") and m != "rate(run)"]
+        metrics = [*losses, *DEFAULT_SWEEP_METRICS]
+    table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width")
+    if show_variant:
+        table.add_column("variant", no_wrap=True)
+    for col in settings:
+        table.add_column(escape(col), overflow="fold")
+    for m in metrics:
+        table.add_column(m, justify="right", min_width=len(m))
+    for _, group in summary.groupby("point", sort=False):
+        first = group.iloc[0]
+        by = group.set_index("metric")
+        cells = [escape(str(first["variant"]))] if show_variant else []
+        cells += [escape(str(first[s])) for s in settings]
+        cells += [_pm(by.loc[m, "mean"], by.loc[m, "ci_low"], by.loc[m, "ci_high"]) for m in metrics]
+        table.add_row(*cells)
+    out.print(table)
+
+
+def _print_plan(result: Any) -> None:
+    table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width per objective")
+    table.add_column(escape(result.path), justify="right", overflow="fold")
+    for o in result.objectives:
+        table.add_column(escape(o.text), justify="right")
+    table.add_column("meets", justify="center")
+    ev = result.evaluations.set_index(["value", "objective"])
+    for value, ok in result.verdicts.items():
+        cells = []
+        for o in result.objectives:
+            r = ev.loc[(value, o.text)]
+            cell = _pm(r["mean"], r["ci_low"], r["ci_high"])
+            cells.append(cell if r["met"] else f"[red]{cell}[/]")
+        table.add_row(str(value), *cells, "[green]yes[/]" if ok else "[red]no[/]")
+    out.print(table)
+    out.print(escape(result.explain()), highlight=False, soft_wrap=True)
