@@ -18,6 +18,13 @@ or *explicit*::
         - {at: 0s, name: user/profile.updated, data: {user_id: a}}
         - {at: 1.5s, data: {user_id: a}, id: evt-2, ts: 1s, user: {}, durations: {send: 2s}}
 
+or a *replay* of a recorded trace (an Inngest JSON Lines event file or a CSV/TSV trace,
+read lazily; see :mod:`flowsim.traffic.replay` for the whole mapping)::
+
+    - name: nasa                             # optional
+      event: nasa/request                    # the name of events that carry none
+      replay: {file: traces/nasa.tsv.gz, time: time, data: [host, url]}
+
 ``ts_offset`` is any distribution of :mod:`flowsim.distributions` whose constant,
 uniform or empirical values may be negative (``-1s``: the event's own clock is behind).
 Explicit events are sorted by ``at`` (stably); ``at`` must be non-negative and events
@@ -44,6 +51,7 @@ from flowsim.streams import Streams
 from flowsim.traffic.arrivals import CHUNK, ArrivalProcess, parse_arrivals
 from flowsim.traffic.data import FieldGenerator, parse_data
 from flowsim.traffic.event import Event
+from flowsim.traffic.replay import parse_replay
 
 
 class TrafficSource(Protocol):
@@ -115,6 +123,7 @@ def merge(sources: list[TrafficSource], streams: Streams, horizon: float) -> Ite
 
 _GENERATED = ("name", "event", "arrivals", "data", "start", "end", "ts_offset")
 _EXPLICIT = ("name", "event", "events")
+_REPLAY = ("name", "event", "replay")
 _EVENT = ("at", "name", "data", "id", "ts", "user", "durations")
 
 
@@ -144,9 +153,12 @@ def _parse_entry(entry: Node, index: int) -> TrafficSource:
     if "events" in value:
         entry.mapping(_EXPLICIT, required=["events"])
         return _parse_explicit(entry.child("events"), name, event)
+    if "replay" in value:
+        entry.mapping(_REPLAY, required=["replay"])
+        return parse_replay(entry.child("replay"), name, event)
     entry.mapping(_GENERATED)
     if value.get("arrivals") is None:
-        raise entry.error("missing required field 'arrivals' (or give explicit 'events')")
+        raise entry.error("missing required field 'arrivals' (or give explicit 'events', or a 'replay')")
     if event is None:
         raise entry.error("missing required field 'event' (the name of the generated events)")
     start_node, end_node = entry.get("start"), entry.get("end")
