@@ -49,6 +49,8 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         explain: bool = typer.Option(False, "--explain", help="Also write the decision log (log.csv)."),
         warmup: str = typer.Option("0", help="Exclude the start from metrics: a duration (10m) or a fraction (0.1)."),
         report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML/Markdown report there."),
+        record: Optional[Path] = typer.Option(None, "--record", help="Also write the traffic as Inngest JSON Lines "
+                                              "(FILE.jsonl or .jsonl.gz) that a `replay:` source reproduces exactly."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")) -> None:
     """Simulate a scenario, write events/runs/steps tables and summary.json, print a summary."""
     from flowsim.api import simulate
@@ -57,6 +59,9 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         if fmt not in ("csv", "parquet"):
             raise ScenarioError(f"expected csv or parquet, got {fmt!r}", field="--format")
         sc = _load(scenario)
+        if record is not None:
+            from flowsim.traffic.record import record_events
+            record_events(sc, seed, record)
         show = not quiet and sys.stderr.isatty()
         if show:
             from rich.progress import Progress
@@ -145,6 +150,17 @@ def print_summary(summary: dict[str, Any]) -> None:
     for name, d in summary["concurrency"].items():
         slots.add_row(name, _fmt(d["limit"]), _fmt(d["peak"]), _fmt(d["mean"]))
     out.print(slots)
+
+
+from flowsim.analysis.cli import compare, plan, sweep  # noqa: E402
+from flowsim.export import export_app  # noqa: E402
+from flowsim.traffic.cli import traffic_app  # noqa: E402
+
+app.command()(compare)
+app.command()(sweep)
+app.command()(plan)
+app.add_typer(export_app, name="export")
+app.add_typer(traffic_app, name="traffic")
 
 
 def main() -> None:

@@ -112,6 +112,10 @@ class ThrottleConstraint(Constraint):
         self.key = config.key
         self.buckets = Buckets(config.rate)
         self._reasons: dict[str, str] = {}
+        # The refusal last given per key and when: at one instant a refused key stays
+        # refused until one of its starts is acquired, so a walk past many items of a
+        # throttled key computes the GCRA once.
+        self._refused: dict[str, tuple[float, Refusal]] = {}
 
     def bind(self, run: "Run") -> None:
         """Evaluate the key once for the run: ``false`` and ``<nil>`` are shared buckets (§2.1)."""
@@ -128,13 +132,20 @@ class ThrottleConstraint(Constraint):
 
     def check(self, item: "QueueItem", now: float) -> Refusal | None:
         key = self._key(item)
+        last = self._refused.get(key)
+        if last is not None and last[0] == now:
+            return last[1]
         bucket = self.buckets.peek(key, now)
         if bucket is None or bucket.allows(now):
             return None
         reason = self._reasons.get(key)
         if reason is None:
             reason = self._reasons[key] = f"throttle:{key}" if self.key is not None else "throttle"
-        return Refusal(reason, stop=False, retry_at=bucket.retry_at(now))
+        refusal = Refusal(reason, stop=False, retry_at=bucket.retry_at(now))
+        self._refused[key] = (now, refusal)
+        return refusal
 
     def acquire(self, item: "QueueItem", now: float) -> None:
-        self.buckets.consume(self._key(item), now)
+        key = self._key(item)
+        self._refused.pop(key, None)
+        self.buckets.consume(key, now)
