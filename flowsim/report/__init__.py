@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -22,6 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from flowsim import plot
+from flowsim.results.writers import atomic_dir
 
 if TYPE_CHECKING:
     from flowsim.results.result import Result
@@ -179,18 +178,6 @@ def _has_tabulate() -> bool:
 def write_report(results: Mapping[str, "Result"], out: str | os.PathLike[str], **kwargs: Any) -> Path:
     """Build and write a report into ``out`` atomically (a temporary directory renamed)."""
     target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_dir(target) as tmp:
         write(build(results, tmp, **kwargs), tmp)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / "x")
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

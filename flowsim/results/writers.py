@@ -10,7 +10,9 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from flowsim.errors import ScenarioError
 from flowsim.results.result import Result
@@ -29,9 +31,7 @@ def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") 
             raise ScenarioError("--format parquet needs pyarrow: pip install 'flowsim[parquet]'",
                                 field="--format") from None
     target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_dir(target) as tmp:
         tables = {"events": result.events, "runs": result.runs, "steps": result.steps}
         if len(result.log):
             tables["log"] = result.log
@@ -43,6 +43,21 @@ def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") 
         with open(tmp / "summary.json", "w", encoding="utf-8") as fh:
             json.dump(result.summary(), fh, indent=2, sort_keys=False)
             fh.write("\n")
+    return target
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield a temporary sibling directory that replaces ``target`` only if the block
+    completes, so a failed or interrupted write never leaves a directory that looks
+    complete (an existing ``target`` is kept until then)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, old / "x")
@@ -53,4 +68,3 @@ def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
