@@ -77,7 +77,7 @@ from typing import Any
 
 from flowsim.errors import FlowsimError
 
-__all__ = ["Expr", "ExprEvalError", "ExprSyntaxError", "compile_expr", "is_true", "key_string"]
+__all__ = ["Expr", "ExprEvalError", "ExprSyntaxError", "compile_expr", "is_true", "key_string", "key_value"]
 
 
 class ExprSyntaxError(FlowsimError, ValueError):
@@ -985,6 +985,18 @@ def _parse_problem(e: Any) -> str:
         return str(e.args[0]).splitlines()[0] if e.args else "syntax error"
     where = f"column {e.column}" if e.line in (None, 1) else f"line {e.line}, column {e.column}"
     return f"unexpected {what} at {where}"
+
+
+def key_value(expr: "Expr | None", event: Any, error_key: str = "<nil>") -> str:
+    """The key of ``event`` under ``expr`` as Inngest buckets it (spec §2.1): the value
+    formatted by :func:`key_string` (a missing field gives ``"false"``), ``error_key``
+    when evaluation fails, ``""`` without an expression."""
+    if expr is None:
+        return ""
+    try:
+        return key_string(expr.on(event))
+    except ExprEvalError:
+        return error_key
 
 
 def is_true(value: Any) -> bool:

@@ -41,7 +41,7 @@ to a waiting run, but the function's queue is looked at again only at its next w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from flowsim.expr import Expr
 from flowsim.plugins.keys import key_of, parse_key

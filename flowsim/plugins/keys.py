@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flowsim.expr import Expr, ExprEvalError, compile_expr, key_string
+from flowsim.expr import Expr, key_value
 from flowsim.scenario.source import Node
 
 if TYPE_CHECKING:
@@ -22,19 +22,9 @@ ERROR_KEY = "<nil>"
 
 def parse_key(node: Node | None, what: str = "key") -> Expr | None:
     """Compile the CEL expression at ``node`` (``None`` when absent)."""
-    if node is None:
-        return None
-    try:
-        return compile_expr(node.str())
-    except ValueError as exc:
-        raise node.error(f"{what} is invalid: {exc}") from None
+    return node.expr(f"{what} is invalid: {{error}}") if node is not None else None
 
 
 def key_of(expr: Expr | None, event: "Event") -> str:
     """The key value of ``event`` (``""`` without an expression)."""
-    if expr is None:
-        return ""
-    try:
-        return key_string(expr.on(event))
-    except ExprEvalError:
-        return ERROR_KEY
+    return key_value(expr, event, ERROR_KEY)

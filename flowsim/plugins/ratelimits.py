@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Iterable, Protocol
+from typing import TYPE_CHECKING, Iterable, Protocol
 
 from flowsim.expr import Expr
 from flowsim.plugins.keys import key_of, parse_key

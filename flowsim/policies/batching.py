@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable
 
 from flowsim.errors import ScenarioWarning
-from flowsim.expr import Expr, ExprEvalError, compile_expr, is_true, key_string
+from flowsim.expr import Expr, ExprEvalError, is_true, key_string
 from flowsim.policies.base import (ORDER_BATCHING, HOLD, BuildContext, Candidate, Constraint, Drop, EventStage,
                                    StageContext, Timer)
 from flowsim.scenario.source import Node
@@ -142,12 +142,7 @@ class BatchConfig:
 
 
 def _compile(node: Node | None, prefix: str) -> Expr | None:
-    if node is None:
-        return None
-    try:
-        return compile_expr(node.str())
-    except ValueError as exc:
-        raise node.error(f"{prefix}{exc}") from None
+    return node.expr(prefix + "{error}") if node is not None else None
 
 
 def _check_siblings(function: Node) -> None:

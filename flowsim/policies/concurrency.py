@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Iterable
 
-from flowsim.expr import Expr, ExprEvalError, compile_expr, key_string
+from flowsim.expr import Expr, key_value
 from flowsim.policies.base import BuildContext, Constraint, EventStage, Refusal
 from flowsim.scenario.source import Node
 
@@ -88,16 +88,11 @@ class ConcurrencyConfig:
                 key = entry.get("key")
                 if key is None and scope != "fn":
                     raise entry.error(f"A concurrency key must be specified for {scope} scoped limits")
-                expr = None
-                if key is not None:
-                    try:
-                        expr = compile_expr(key.str())
-                    except ValueError as exc:
-                        raise key.error(f"Invalid concurrency key '{key.value}': {exc}") from None
-                    if limit == 0:
-                        raise entry.child("limit").error(
-                            "a keyed concurrency limit of 0 would block every run (Inngest's Constraint API "
-                            "gives it no capacity, spec §3.1); remove the limit or set it to at least 1")
+                expr = key.expr("Invalid concurrency key '{text}': {error}") if key is not None else None
+                if expr is not None and limit == 0:
+                    raise entry.child("limit").error(
+                        "a keyed concurrency limit of 0 would block every run (Inngest's Constraint API "
+                        "gives it no capacity, spec §3.1); remove the limit or set it to at least 1")
                 parsed.append((limit, expr, scope, entry))
             # Inngest sorts step limits by limit, ascending (§3.1).
             parsed.sort(key=lambda p: p[0])
@@ -167,11 +162,7 @@ class KeyedConstraint(Constraint):
         self._refusals: dict[str, Refusal] = {}
 
     def bind(self, run) -> None:
-        try:
-            value = key_string(self.spec.key.on(run.event))
-        except ExprEvalError:
-            value = "<nil>"
-        run.keys[self.label] = value
+        run.keys[self.label] = key_value(self.spec.key, run.event)
 
     def check(self, item, now: float) -> Refusal | None:
         value = item.run.keys[self.label]

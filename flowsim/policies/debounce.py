@@ -57,7 +57,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable
 
-from flowsim.expr import Expr, ExprEvalError, compile_expr, key_string
+from flowsim.expr import Expr, key_value
 from flowsim.policies.base import (HOLD, ORDER_DEBOUNCE, BuildContext, Candidate, Constraint, Drop, EventStage,
                                    StageContext)
 from flowsim.scenario.source import Node
@@ -119,10 +119,7 @@ def _key(node: Node | None) -> Expr | None:
         return None
     if not isinstance(node.value, str):
         raise node.error(f"Debounce expression is invalid: expected a CEL expression string, got {node.value!r}")
-    try:
-        return compile_expr(node.value)
-    except ValueError as exc:
-        raise node.error(f"Debounce expression is invalid: {exc}") from None
+    return node.expr("Debounce expression is invalid: {error}")
 
 
 def _timeout(node: Node | None) -> float | None:
@@ -167,13 +164,7 @@ class DebounceStage(EventStage):
     def _key_of(self, event: Any) -> str:
         """The debounce key of ``event`` (§2.1): ``"false"`` for a missing field,
         ``"<invalid>"`` for an evaluation error, ``""`` without a key expression."""
-        expr = self.config.key
-        if expr is None:
-            return ""
-        try:
-            return key_string(expr.on(event))
-        except ExprEvalError:
-            return INVALID_KEY
+        return key_value(self.config.key, event, INVALID_KEY)
 
     def _label(self, key: str) -> str:
         return key if self.config.key is not None else self.function.id

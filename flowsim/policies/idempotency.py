@@ -34,7 +34,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar, Iterable
 
-from flowsim.expr import Expr, compile_expr
+from flowsim.expr import Expr
 from flowsim.policies.base import ORDER_IDEMPOTENCY, BuildContext, Candidate, Constraint, Drop, EventStage, StageContext
 from flowsim.policies.ratelimit import RateLimitStage, format_at
 from flowsim.scenario.source import Node
@@ -55,10 +55,7 @@ class IdempotencyConfig:
     def parse(cls, node: Node | None, function: Node, scenario: Node) -> "IdempotencyConfig":
         if node is None:
             return cls(None)
-        try:
-            return cls(compile_expr(node.str()))
-        except ValueError as exc:       # validated as the rate limit it becomes (§5.1)
-            raise node.error(f"key is invalid: {exc}") from None
+        return cls(node.expr("key is invalid: {error}"))      # validated as the rate limit it becomes (§5.1)
 
     def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:
         stages: list[EventStage] = [EventIdStage()]

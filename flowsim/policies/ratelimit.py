@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterable
 
 from flowsim.errors import ScenarioWarning
-from flowsim.expr import Expr, ExprEvalError, compile_expr, key_string
+from flowsim.expr import Expr, ExprEvalError, key_string
 from flowsim.policies.base import ORDER_RATE_LIMIT, BuildContext, Candidate, Constraint, Drop, EventStage, StageContext
 from flowsim.policies.gcra import Buckets, Rate
 from flowsim.scenario.source import Node
@@ -88,13 +88,7 @@ class RateLimitConfig:
         limit = limit_node.int() if limit_node is not None else 0
         if limit <= 0:
             raise (limit_node or node).error("limit must be greater than 0")
-        key = None
-        key_node = node.get("key")
-        if key_node is not None:
-            try:
-                key = compile_expr(key_node.str())
-            except ValueError as exc:
-                raise key_node.error(f"key is invalid: {exc}") from None
+        key = node.get("key").expr("key is invalid: {error}") if node.get("key") else None
         period_node = node.get("period")
         if period_node is None or period_node.value == "":
             raise node.error("period must be specified")

@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterable
 
-from flowsim.expr import Expr, ExprEvalError, compile_expr, key_string
+from flowsim.expr import Expr, ExprEvalError, key_string
 from flowsim.policies.base import (HOLD, ORDER_SINGLETON, BuildContext, Candidate, Constraint, Drop, EventStage,
                                    StageContext)
 from flowsim.scenario.source import Node
@@ -74,13 +74,7 @@ class SingletonConfig:
         if function.get("batchEvents") is not None:
             raise node.error("Batching and singletons are mutually exclusive")
         mode = node.get("mode").choice(MODES) if node.get("mode") else "skip"
-        key = None
-        key_node = node.get("key")
-        if key_node is not None:
-            try:
-                key = compile_expr(key_node.str())
-            except ValueError as exc:
-                raise key_node.error(f"Invalid singleton key '{key_node.value}': {exc}") from None
+        key = node.get("key").expr("Invalid singleton key '{text}': {error}") if node.get("key") else None
         return cls(key, mode)
 
     def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterable
 
 from flowsim.errors import ScenarioWarning
-from flowsim.expr import Expr, ExprEvalError, compile_expr, key_string
+from flowsim.expr import Expr, key_value
 from flowsim.policies.base import BuildContext, Constraint, EventStage, Refusal
 from flowsim.policies.gcra import Buckets, Rate
 from flowsim.scenario.source import Node
@@ -89,13 +89,7 @@ class ThrottleConfig:
             warnings.warn(ScenarioWarning(period_node.error(
                 f"throttle period {format_duration(period)} is truncated to {format_duration(whole)}, as "
                 "Inngest's Constraint API does (int(period.Seconds()), spec §2.2)").format()))
-        key = None
-        key_node = node.get("key")
-        if key_node is not None:
-            try:
-                key = compile_expr(key_node.str())
-            except ValueError as exc:
-                raise key_node.error(f"throttle key is invalid: {exc}") from None
+        key = node.get("key").expr("throttle key is invalid: {error}") if node.get("key") else None
         return cls(limit, whole, burst, key)
 
     def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:
@@ -119,13 +113,8 @@ class ThrottleConstraint(Constraint):
 
     def bind(self, run: "Run") -> None:
         """Evaluate the key once for the run: ``false`` and ``<nil>`` are shared buckets (§2.1)."""
-        if self.key is None:
-            return
-        try:
-            value = key_string(self.key.on(run.event))
-        except ExprEvalError:
-            value = "<nil>"
-        run.keys[KEY_LABEL] = value
+        if self.key is not None:
+            run.keys[KEY_LABEL] = key_value(self.key, run.event)
 
     def _key(self, item: "QueueItem") -> str:
         return item.run.keys[KEY_LABEL] if self.key is not None else ""

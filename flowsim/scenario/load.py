@@ -13,7 +13,6 @@ from typing import Any, Mapping
 
 from flowsim.distributions import parse_distribution
 from flowsim.errors import ScenarioError
-from flowsim.expr import compile_expr
 from flowsim.platform import parse_platform
 from flowsim.policies import MECHANISMS
 from flowsim.policies.concurrency import DEFAULT_ACCOUNT_LIMIT
@@ -127,10 +126,7 @@ def _non_empty_list(node: Node, what: str) -> list[Node]:
 
 def compile_at(node: Node, what: str = "expression") -> Any:
     """Compile the CEL expression at ``node``; a syntax error names the field."""
-    try:
-        return compile_expr(node.str())
-    except ValueError as exc:
-        raise node.error(f"invalid {what}: {exc}") from None
+    return node.expr(f"invalid {what}: {{error}}")
 
 
 def _parse_trigger(node: Node) -> Trigger:

@@ -10,12 +10,15 @@ file, line, field and what was expected.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import yaml
 
 from flowsim.errors import ScenarioError
 from flowsim.units import parse_duration, parse_rate
+
+if TYPE_CHECKING:
+    from flowsim.expr import Expr
 
 Path = tuple[Any, ...]
 
@@ -216,6 +219,20 @@ class Node:
             return parse_rate(self.value)
         except ValueError as exc:
             raise self.error(str(exc)) from None
+
+    def expr(self, invalid: str = "invalid expression: {error}") -> "Expr":
+        """Compile the CEL expression at this node, once (:func:`flowsim.expr.compile_expr`).
+
+        A syntax error becomes an error here, worded by ``invalid`` with the placeholders
+        ``{text}`` (the expression) and ``{error}`` (what is wrong), so that each
+        mechanism keeps Inngest's message for its own field.
+        """
+        from flowsim.expr import compile_expr
+        text = self.str()
+        try:
+            return compile_expr(text)
+        except ValueError as exc:
+            raise self.error(invalid.format(text=text, error=exc)) from None
 
     def convert(self, fn: Callable[[Any], Any]) -> Any:
         """Apply ``fn``; a ``ValueError`` it raises becomes an error at this node."""
