@@ -16,6 +16,7 @@ from flowsim.cli import app
 from flowsim.errors import ScenarioError, ScenarioWarning
 from flowsim.policies.priority import PriorityConfig
 from flowsim.scenario.source import Node, load_yaml
+from flowsim.testing import check_priority_order, check_work_conserving
 from tests.helpers import by_event, ev, run, scenario, step_times
 
 HI = "event.data.tier == 'hi' ? 5 : 0"
@@ -227,13 +228,10 @@ def test_the_waiting_run_with_the_lowest_score_starts_next(arrivals):
     r = run(scenario([fn("int(event.data.f)", steps=[{"run": "work", "duration": 3}])], events))
     runs = by_event(r)
     assert runs["priority_factor"].to_dict() == {f"e{i}": max(-600, min(600, f)) for i, (_, f) in enumerate(arrivals)}
-    score = runs["created_at"] - runs["priority_factor"]
-    seq = runs["run_id"].str[1:].astype(int)
-    for e in runs.index:
-        s = runs.loc[e, "started_at"]
-        waiting = runs[(runs["created_at"] < s) & (runs["started_at"] > s)].index
-        for q in waiting:
-            assert (score[q], seq[q]) > (score[e], seq[e]), (e, q)
+    # (the shared checker flowsim.testing.check_priority_order: no waiting item has a lower
+    # score, or an equal one and an older run, than the one that starts)
+    check_priority_order(r)
+    check_work_conserving(r)
 
 
 # -- validation (§7.1) ----------------------------------------------------------------------

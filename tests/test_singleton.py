@@ -17,6 +17,7 @@ from flowsim.errors import ScenarioError
 from flowsim.platform import IDEAL, INNGEST
 from flowsim.policies.singleton import SingletonConfig
 from flowsim.scenario.source import Node, Source
+from flowsim.testing import check_conservation, check_singleton
 from tests.helpers import by_event, ev, run, scenario, step_times
 
 
@@ -247,18 +248,10 @@ def test_property_lock_exclusive_and_one_outcome(mode, stream, sleep, limit, gap
         if row.outcome == "singleton_skipped":
             assert keyed[row.event_id] is not None and row.key == keyed[row.event_id]
     assert len(runs) == len(events)
-    # Runs holding the same key never overlap, from creation to end.
-    held = runs[runs["status"] != "skipped"]
-    by_key: dict[str, list[tuple[float, float]]] = {}
-    for row in held.itertuples():
-        key = json.loads(row.keys).get("singleton")
-        assert (key is None) == (keyed[run_events[row.run_id][0]] is None)
-        if key is not None:
-            by_key.setdefault(key, []).append((row.created_at, row.ended_at))
-    for spans in by_key.values():
-        spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:]):
-            assert end <= start
+    check_conservation(r)
+    # Runs holding the same key never overlap, from creation to end; each holds the key of
+    # its event (none when the field is missing); skips happen while the key is held.
+    check_singleton(r)
     # Skip mode never cancels; cancel mode skips only when the release-to-enqueue gap is open.
     if mode == "skip":
         assert "cancelled" not in set(runs["status"])
