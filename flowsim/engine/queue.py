@@ -10,7 +10,7 @@ all, so head-of-line blocking inside the window is real, as in Inngest.
 """
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Callable
 
 from flowsim.engine.runs import QueueItem
@@ -135,6 +135,9 @@ class FunctionQueue:
 
     def _scan(self, now: float, start: Callable[[QueueItem, list["Constraint"]], None]) -> int:
         total = len(self.order)
+        if not total:
+            self.blocked = False
+            return 0
         window = self.order.window(self.peek_size)
         n = len(window)
         started: list[QueueItem] = []
@@ -143,12 +146,13 @@ class FunctionQueue:
         on_wait = self.on_wait
         refused = False
         retry_at = self.retry_at
+        start_constraints, step_constraints = self.start_constraints, self.step_constraints
         for item in window:
             if stop_reason is not None:
-                if item.note_reason(stop_reason, now) and on_wait is not None:
+                if item.reason != stop_reason and item.note_reason(stop_reason, now) and on_wait is not None:
                     on_wait(item, stopper, True)
                 continue
-            constraints = self.start_constraints if item.is_start else self.step_constraints
+            constraints = start_constraints if item.is_start else step_constraints
             refusal = None
             for c in constraints:
                 refusal = c.check(item, now)
@@ -156,11 +160,12 @@ class FunctionQueue:
                     break
             if refusal is None:
                 started.append(item)
-                item.note_reason(None, now)
+                if item.reason is not None:
+                    item.note_reason(None, now)
                 start(item, constraints)
                 continue
             refused = True
-            if item.note_reason(refusal.reason, now) and on_wait is not None:
+            if item.reason != refusal.reason and item.note_reason(refusal.reason, now) and on_wait is not None:
                 on_wait(item, c, False)
             if refusal.stop:
                 stop_reason = refusal.reason

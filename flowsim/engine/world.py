@@ -1,8 +1,8 @@
 """The simulated world: clock, random streams, functions, and the life of every run.
 
-SimPy provides the clock and the event heap; runs are driven by callbacks on scheduled
-events rather than one process per run (cheaper, and cancellation is a flag). The way
-an event travels (spec §1):
+SimPy's ``Environment`` is the clock and the event heap; runs are driven by callbacks on
+scheduled timeouts rather than one process per run (cheaper, and cancellation is a
+flag). The way an event travels (spec §1):
 
 1. pauses (``waitForEvent``, ``cancelOn``) that the event matches are resumed;
 2. for each function whose trigger matches (name with ``*``, then ``if``), a
@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from flowsim.engine.pauses import Pause, PauseIndex
 from flowsim.engine.queue import FunctionQueue
@@ -30,7 +31,7 @@ from flowsim.engine.runs import (CANCELLED, COMPLETED, EXECUTING, FAILED, QUEUED
 from flowsim.expr import ExprEvalError, is_true
 from flowsim.policies.base import HOLD, BuildContext, Candidate, Constraint, Drop, EventStage
 from flowsim.results.recorder import Recorder
-from flowsim.scenario.model import FunctionSpec, RunStep, Scenario, SleepStep, WaitStep
+from flowsim.scenario.model import FunctionSpec, RunStep, Scenario, SleepStep
 from flowsim.streams import Streams
 from flowsim.traffic.event import Event
 from flowsim.traffic.sources import merge
@@ -39,7 +40,7 @@ BLOCK = 256     # random draws are taken in blocks of this size, per stream
 
 
 class Handle:
-    """A scheduled callback that can be cancelled (SimPy events cannot)."""
+    """A scheduled callback that can be cancelled."""
 
     __slots__ = ("fn", "args", "cancelled")
 
@@ -54,6 +55,19 @@ class Handle:
     def __call__(self, _event: Any) -> None:
         if not self.cancelled:
             self.fn(*self.args)
+
+
+class _Call:
+    """A callback on a SimPy event that calls ``fn(*args)`` (cheaper than a closure)."""
+
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn: Callable[..., None], args: tuple) -> None:
+        self.fn = fn
+        self.args = args
+
+    def __call__(self, _event: Any) -> None:
+        self.fn(*self.args)
 
 
 class Draws:
@@ -90,6 +104,10 @@ class FunctionRuntime:
             stages.extend(s)
             constraints.extend(c)
         self.stages = sorted(stages, key=lambda s: s.order)
+        # Only stages that override a hook are called for it (the base hooks do nothing).
+        self.created_hooks = [(i, s) for i, s in enumerate(self.stages)
+                              if type(s).run_created is not EventStage.run_created]
+        self.ended_hooks = [s for s in self.stages if type(s).run_ended is not EventStage.run_ended]
         self.constraints = constraints
         self.queue = FunctionQueue(constraints, world.platform.peek_size, ctx.dispatch)
         self.dirty = False
@@ -108,6 +126,9 @@ class FunctionRuntime:
                 self.durations.append(None)
                 self.failures.append(None)
         self.retry_draws = Draws(streams[f"retries:{spec.id}"], _uniform)
+        # Per step index (one past the end for the final request): its name and whether it is a step.run.
+        self.step_names = [step.name for step in spec.steps] + ["(end)"]
+        self.is_run_step = [isinstance(step, RunStep) for step in spec.steps] + [False]
 
 
 def _uniform(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -147,13 +168,24 @@ class World:
     # -- StageContext ---------------------------------------------------------------
     @property
     def now(self) -> float:
-        return self.env.now
+        """The simulated time, in seconds since the start."""
+        return self.env._now
 
     def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> Handle:
-        """Call ``fn(*args)`` at simulated time ``when`` (not before now)."""
+        """Call ``fn(*args)`` at simulated time ``when`` (not before now); cancellable."""
         handle = Handle(fn, args)
-        simpy.events.Timeout(self.env, max(0.0, when - self.env.now)).callbacks.append(handle)
+        delay = when - self.env._now
+        Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(handle)
         return handle
+
+    def _at(self, when: float, fn: Callable[..., None], args: tuple) -> None:
+        """Schedule ``fn(*args)`` at ``when`` (not cancellable); ties run in scheduling order."""
+        delay = when - self.env._now
+        Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(_Call(fn, args))
+
+    def _advance(self, until: float) -> None:
+        """Run every callback due before ``until`` (SimPy's ``run(until=...)``)."""
+        self.env.run(until=until)
 
     def resume(self, candidate: Candidate, after: EventStage) -> None:
         """Continue a held candidate's way through the stages after ``after``."""
@@ -169,14 +201,14 @@ class World:
     def log(self, kind: str, message: str, **facts: Any) -> None:
         """Record a decision (kept only with ``explain``)."""
         if self.explain:
-            self.decisions.append((self.env.now, kind, message, facts))
+            self.decisions.append((self.now, kind, message, facts))
 
     def _log_wait(self, item: QueueItem, constraint: Constraint | None, behind: bool) -> None:
         run = item.run
         if constraint is None:
             why = "outside the queue's peek window, behind other items"
         else:
-            why = constraint.explain(item, self.env.now)
+            why = constraint.explain(item, self.now)
             if behind:
                 why = f"behind an item held by the {why}"
         self.log("waiting", f"run {run.id} {self._item_name(item)} waiting: {why}", run_id=run.id,
@@ -195,10 +227,10 @@ class World:
         self._traffic = merge(list(self.scenario.traffic), self.streams, horizon)
         self._next_arrival()
         if progress is None:
-            self.env.run(until=horizon)
+            self._advance(horizon)
         else:
             for k in range(1, chunks + 1):
-                self.env.run(until=horizon * k / chunks)
+                self._advance(horizon * k / chunks)
                 progress(k / chunks)
         self._close()
         return self.recorder
@@ -206,7 +238,7 @@ class World:
     def _next_arrival(self) -> None:
         event = next(self._traffic, None)
         if event is not None:
-            self.call_at(event.at, self._arrive, event)
+            self._at(event.at, self._arrive, (event,))
 
     def _arrive(self, event: Event) -> None:
         self._next_arrival()
@@ -272,7 +304,7 @@ class World:
             if run is None:
                 run = self._new_run(cand, fn)
             run.state = SKIPPED
-            run.ended_at = self.env.now
+            run.ended_at = self.now
             run.cancel_reason = drop.reason
             self.recorder.run_row(run, SKIPPED)
             run_id = run.id
@@ -283,14 +315,14 @@ class World:
 
     def _new_run(self, cand: Candidate, fn: FunctionRuntime) -> Run:
         self._run_seq += 1
-        run = Run(self._run_seq, fn, cand.events, self.env.now, cand.priority_factor, cand.batch_id)
+        run = Run(self._run_seq, fn, cand.events, self.now, cand.priority_factor, cand.batch_id)
         for c in fn.constraints:
             c.bind(run)
         return run
 
     def _create_run(self, cand: Candidate, fn: FunctionRuntime) -> None:
         run = self._new_run(cand, fn)
-        for i, stage in enumerate(fn.stages):
+        for i, stage in fn.created_hooks:
             drop = stage.run_created(run, self)
             if drop is not None:
                 for earlier in fn.stages[:i]:      # undo what they took at enqueue (a lock)
@@ -306,7 +338,7 @@ class World:
                      keys=dict(run.keys), priority_factor=run.priority_factor)
         self.live_runs[run.seq] = run
         spec = fn.spec
-        now = self.env.now
+        now = self.now
         if cand.batch_id is None:
             for c in spec.cancel_on:
                 pause = Pause(run, c.event, c.match, c.condition, self._cancel_on_match)
@@ -326,7 +358,7 @@ class World:
     def _enqueue(self, run: Run, kind: str, step_index: int, attempt: int, at: float) -> None:
         self._item_seq += 1
         item = QueueItem(run, kind, step_index, attempt, at, self._item_seq)
-        now = self.env.now
+        now = self.now
         ready = at
         if kind != SLEEP and attempt == 1 and at <= now + self.platform.future_at_limit:
             item.score = run.created_at - run.priority_factor
@@ -342,12 +374,14 @@ class World:
         if ready > now:
             item.timer = self.call_at(ready, self._ready, item)
         else:
-            self._ready(item)
+            fn = run.fn
+            fn.queue.push(item, now)
+            self._mark(fn)
 
     def _ready(self, item: QueueItem) -> None:
         item.timer = None
         fn = item.run.fn
-        fn.queue.push(item, self.env.now)
+        fn.queue.push(item, self.now)
         self._mark(fn)
 
     def _mark(self, fn: FunctionRuntime) -> None:
@@ -356,7 +390,7 @@ class World:
             self._dirty.append(fn)
         if not self._walk_pending:
             self._walk_pending = True
-            self.call_at(self.env.now, self._walk_all)
+            self._at(self.now, self._walk_all, ())
 
     def _walk_all(self) -> None:
         self._walk_pending = False
@@ -366,7 +400,7 @@ class World:
             # Partitions are taken in a uniformly shuffled order (§3.3), from the seed.
             fns.sort(key=lambda f: f.index)
             fns = [fns[i] for i in self._shuffle.permutation(len(fns))]
-        now = self.env.now
+        now = self.now
         for fn in fns:
             fn.dirty = False
             fn.queue.walk(now, self._start)
@@ -385,14 +419,9 @@ class World:
         fn.wake_at = float("inf")
         self._mark(fn)
 
-    def _released(self) -> None:
-        for fn in self.functions:
-            if fn.blocked and not fn.dirty:
-                self._mark(fn)
-
     # -- executing ------------------------------------------------------------------
     def _start(self, item: QueueItem, constraints: list[Constraint]) -> None:
-        now = self.env.now
+        now = self.now
         for c in constraints:
             c.acquire(item, now)
         item.held = constraints
@@ -410,29 +439,31 @@ class World:
         run.state = EXECUTING
         failed = False
         duration = 0.0
-        if item.step_index < len(fn.spec.steps):
-            step = fn.spec.steps[item.step_index]
-            if isinstance(step, RunStep):
-                override = run.event.durations
-                if override and step.name in override:
-                    duration = override[step.name]
-                else:
-                    duration = fn.durations[item.step_index].next()
-                draws = fn.failures[item.step_index]
-                failed = draws is not None and draws.next() < step.failure_rate
+        index = item.step_index
+        if fn.is_run_step[index]:
+            step = fn.spec.steps[index]
+            override = run.event.durations
+            if override and step.name in override:
+                duration = override[step.name]
+            else:
+                duration = fn.durations[index].next()
+            draws = fn.failures[index]
+            failed = draws is not None and draws.next() < step.failure_rate
         item.duration = duration
-        self.call_at(now + duration, self._end_item, item, failed)
+        self._at(now + duration, self._end_item, (item, failed))
 
     def _end_item(self, item: QueueItem, failed: bool) -> None:
-        now = self.env.now
+        now = self.now
         for c in item.held:
             c.release(item, now)
         item.held = []
         item.ended_at = now
-        self._released()
+        for fn in self.functions:      # capacity was released: walk the queues it may unblock
+            if fn.blocked and not fn.dirty:
+                self._mark(fn)
         run = item.run
         spec = run.fn.spec
-        is_run_step = item.step_index < len(spec.steps) and isinstance(spec.steps[item.step_index], RunStep)
+        is_run_step = run.fn.is_run_step[item.step_index]
         if run.ended:      # cancelled while executing: the request finished, its result is discarded
             self._step_row(item, "cancelled")
             return
@@ -454,7 +485,7 @@ class World:
     def _proceed(self, run: Run, index: int) -> None:
         """Move ``run`` to step ``index``: enqueue it, sleep, wait, or complete."""
         steps = run.fn.spec.steps
-        now = self.env.now
+        now = self.now
         run.item = None
         if index >= len(steps):
             self._finish(run, COMPLETED)
@@ -476,7 +507,7 @@ class World:
 
     def _wake_from_sleep(self, run: Run) -> None:
         index = self._phase_row(run, "completed")
-        self._enqueue(run, SLEEP, index + 1, 1, self.env.now)
+        self._enqueue(run, SLEEP, index + 1, 1, self.now)
 
     def _wait_matched(self, pause: Pause, event: Event) -> None:
         self._resume_wait(pause.run, "matched")
@@ -487,12 +518,12 @@ class World:
 
     def _resume_wait(self, run: Run, status: str) -> None:
         index = self._phase_row(run, status)
-        self._enqueue(run, STEP, index + 1, 1, self.env.now)
+        self._enqueue(run, STEP, index + 1, 1, self.now)
 
     # -- ends -------------------------------------------------------------------------
     def _finish(self, run: Run, status: str) -> None:
         run.state = status
-        run.ended_at = self.env.now
+        run.ended_at = self.now
         run.item = None
         for timer in run.timers:
             timer.cancel()
@@ -502,7 +533,7 @@ class World:
         run.pauses = []
         del self.live_runs[run.seq]
         self.recorder.run_row(run, status)
-        for stage in run.fn.stages:
+        for stage in run.fn.ended_hooks:
             stage.run_ended(run, self)
 
     def cancel_run(self, run: Run, reason: str) -> None:
@@ -541,14 +572,13 @@ class World:
     # -- records ----------------------------------------------------------------------
     def _step_row(self, item: QueueItem, status: str) -> None:
         run = item.run
-        steps = run.fn.spec.steps
-        if item.step_index < len(steps) and isinstance(steps[item.step_index], RunStep):
-            name, kind = steps[item.step_index].name, "run"
-        else:
-            name, kind = (steps[item.step_index].name if item.step_index < len(steps) else "(end)"), "request"
-        item.note_reason(None, self.env.now if item.started_at is None else item.started_at)
-        self.recorder.step_row(run, name, kind, item.attempt, item.at, item.started_at,
-                               item.ended_at, status, item.blocked_by(), item.waits)
+        fn = run.fn
+        index = item.step_index
+        if item.reason is not None:
+            item.note_reason(None, self.now if item.started_at is None else item.started_at)
+        self.recorder.step_row(run, fn.step_names[index], "run" if fn.is_run_step[index] else "request",
+                               item.attempt, item.at, item.started_at, item.ended_at, status,
+                               item.blocked_by() if item.waits else "", item.waits)
 
     def _phase_row(self, run: Run, status: str) -> int:
         """Record the sleep or wait ``run`` is in, ending now; return its step index."""
@@ -556,7 +586,7 @@ class World:
         step = run.fn.spec.steps[index]
         kind = "sleep" if isinstance(step, SleepStep) else "wait"
         self.recorder.step_row(run, step.name, kind, 1, since, since,
-                               None if status == "pending" else self.env.now, status, "", None)
+                               None if status == "pending" else self.now, status, "", None)
         return index
 
     def _close(self) -> None:

@@ -3,11 +3,12 @@
 The engine records facts as they happen (an event's outcome for a function, a run's
 life, each step attempt); metrics are computed afterwards from these tables, never
 inside the engine. Columns are plain lists, one per field, so recording a row is a
-few appends and building a DataFrame is one pass.
+few calls of bound ``append`` methods and building a DataFrame is one pass.
 """
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,25 @@ OUTCOMES = ("run", "filtered", "rate_limited", "duplicate", "debounced", "batche
             "error", "pending")
 STATUSES = ("completed", "failed", "cancelled", "skipped", "pending")
 
+_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
+
+
+def event_ids_json(events: list[Any]) -> str:
+    """``json.dumps`` of the events' ids, without its overhead for the usual single id."""
+    if len(events) == 1 and type(events[0].id) is str:
+        return f"[{encode_basestring_ascii(events[0].id)}]"
+    return json.dumps([e.id for e in events])
+
+
+def waits_json(waits: dict[str, float] | None) -> str:
+    """``json.dumps(waits, sort_keys=True)`` (reason → seconds, finite floats), or ``""``."""
+    if not waits:
+        return ""
+    if all(type(k) is str and isinstance(v, float) and v - v == 0.0 for k, v in waits.items()):
+        return "{" + ", ".join(f"{encode_basestring_ascii(k)}: {float.__repr__(v)}"
+                               for k, v in sorted(waits.items())) + "}"
+    return _SORTED_JSON(waits)
+
 
 class Recorder:
     """Append-only columns for the three tables."""
@@ -33,21 +53,26 @@ class Recorder:
         self.runs: dict[str, list[Any]] = {c: [] for c in RUN_COLUMNS}
         self.steps: dict[str, list[Any]] = {c: [] for c in STEP_COLUMNS}
         self._run_seq: list[int] = []
+        self._keys_json: dict[tuple[tuple[str, str], ...], str] = {}
+        # Bound ``append`` of every column, in column order: a row is one call per field.
+        self._event_appends = tuple(self.events[c].append for c in EVENT_COLUMNS)
+        self._run_appends = tuple(self.runs[c].append for c in RUN_COLUMNS)
+        self._step_appends = tuple(self.steps[c].append for c in STEP_COLUMNS)
 
     # -- events ---------------------------------------------------------------------
     def event_row(self, event: Any, function_id: str) -> int:
         """Add the row of ``event`` for ``function_id`` with no outcome yet; return its index."""
-        cols = self.events
-        cols["event_id"].append(event.id)
-        cols["event_name"].append(event.name)
-        cols["ts"].append(event.ts)
-        cols["at"].append(event.at)
-        cols["function_id"].append(function_id)
-        cols["outcome"].append(None)
-        cols["run_id"].append(None)
-        cols["key"].append("")
-        cols["reason"].append("")
-        return len(cols["outcome"]) - 1
+        event_id, event_name, ts, at, function, outcome, run_id, key, reason = self._event_appends
+        event_id(event.id)
+        event_name(event.name)
+        ts(event.ts)
+        at(event.at)
+        function(function_id)
+        outcome(None)
+        run_id(None)
+        key("")
+        reason("")
+        return len(self.events["outcome"]) - 1
 
     def set_outcome(self, row: int, outcome: str, run_id: str | None = None, reason: str = "",
                     key: str = "") -> None:
@@ -62,44 +87,66 @@ class Recorder:
 
     # -- runs -----------------------------------------------------------------------
     def run_row(self, run: Any, status: str) -> None:
-        cols = self.runs
+        run_id, function_id, event_ids, event_at, created_at, started_at, ended_at, status_, cancel_reason, \
+            priority_factor, keys = self._run_appends
         self._run_seq.append(run.seq)
-        cols["run_id"].append(run.id)
-        cols["function_id"].append(run.fn.spec.id)
-        cols["event_ids"].append(json.dumps([e.id for e in run.events]))
-        cols["event_at"].append(run.event.at)
-        cols["created_at"].append(run.created_at)
-        cols["started_at"].append(run.started_at)
-        cols["ended_at"].append(run.ended_at if status != "pending" else None)
-        cols["status"].append(status)
-        cols["cancel_reason"].append(run.cancel_reason)
-        cols["priority_factor"].append(run.priority_factor)
-        cols["keys"].append(json.dumps(run.keys, sort_keys=True))
+        run_id(run.id)
+        function_id(run.fn.spec.id)
+        event_ids(event_ids_json(run.events))
+        event_at(run.event.at)
+        created_at(run.created_at)
+        started_at(run.started_at)
+        ended_at(run.ended_at if status != "pending" else None)
+        status_(status)
+        cancel_reason(run.cancel_reason)
+        priority_factor(run.priority_factor)
+        keys(self.keys_json(run.keys))
+
+    def keys_json(self, keys: dict[str, Any]) -> str:
+        """``json.dumps(keys, sort_keys=True)``, memoised for string-valued keys (a few
+        distinct key combinations recur over many runs)."""
+        if not keys:
+            return "{}"
+        if not all(type(v) is str for v in keys.values()):
+            return _SORTED_JSON(keys)
+        sig = tuple(keys.items())
+        text = self._keys_json.get(sig)
+        if text is None:
+            text = self._keys_json[sig] = _SORTED_JSON(keys)
+        return text
 
     # -- steps ----------------------------------------------------------------------
     def step_row(self, run: Any, step: str, kind: str, attempt: int, enqueued_at: float,
                  started_at: float | None, ended_at: float | None, status: str, blocked_by: str,
                  waits: dict[str, float] | None) -> None:
-        cols = self.steps
-        cols["run_id"].append(run.id)
-        cols["function_id"].append(run.fn.spec.id)
-        cols["step"].append(step)
-        cols["kind"].append(kind)
-        cols["attempt"].append(attempt)
-        cols["enqueued_at"].append(enqueued_at)
-        cols["started_at"].append(started_at)
-        cols["ended_at"].append(ended_at)
-        cols["status"].append(status)
-        cols["blocked_by"].append(blocked_by)
-        cols["waits"].append(json.dumps(waits, sort_keys=True) if waits else "")
+        a_run, a_function, a_step, a_kind, a_attempt, a_enqueued, a_started, a_ended, a_status, a_blocked, \
+            a_waits = self._step_appends
+        a_run(run.id)
+        a_function(run.fn.spec.id)
+        a_step(step)
+        a_kind(kind)
+        a_attempt(attempt)
+        a_enqueued(enqueued_at)
+        a_started(started_at)
+        a_ended(ended_at)
+        a_status(status)
+        a_blocked(blocked_by)
+        a_waits(waits_json(waits))
 
     # -- tables ---------------------------------------------------------------------
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The three tables. Consumes the buffers: each is released as soon as its
+        DataFrame is built, so that the peak memory holds one copy of the rows, not two."""
+        self._event_appends = self._run_appends = self._step_appends = ()
         events = pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
+        self.events = {c: [] for c in EVENT_COLUMNS}
         runs = pd.DataFrame(self.runs, columns=list(RUN_COLUMNS))
+        self.runs = {c: [] for c in RUN_COLUMNS}
         if len(runs):
             runs = runs.iloc[np.argsort(np.asarray(self._run_seq), kind="stable")].reset_index(drop=True)
+        self._run_seq = []
         steps = pd.DataFrame(self.steps, columns=list(STEP_COLUMNS))
+        self.steps = {c: [] for c in STEP_COLUMNS}
         for df, cols in ((events, ("ts", "at")),
                          (runs, ("event_at", "created_at", "started_at", "ended_at", "priority_factor")),
                          (steps, ("enqueued_at", "started_at", "ended_at"))):
