@@ -270,29 +270,30 @@ def slot_use(t: Tables) -> dict[str, dict[str, Any]]:
             out[f"function:{fn.id}"] = {"limit": conf.function_limit, "peak": peak, "mean": mean, "saturated": sat}
     keys = t.run_keys()
     run_of = steps["run_id"].to_numpy()
+    big = 1e6       # running counts ±1 and waiting ±big: binding while running ≥ limit and waiting > 0
     for name, members in keyed_limits(result).items():
         label_of = {f: label for f, label, _ in members}
-        value_of = np.array([keys[r].get(label_of[f]) if f in label_of else None
-                             for f, r in zip(fn_of, run_of)], dtype=object)
-        mine = np.array([v is not None for v in value_of], dtype=bool)
+        value_of = [keys[r].get(label_of[f]) if f in label_of else None for f, r in zip(fn_of, run_of)]
+        mine = np.flatnonzero([v is not None for v in value_of])
         limit = max(lim for _, _, lim in members)
-        _, mean = occupancy(starts[mine & ran], ends[mine & ran], t.horizon, t0)
+        _, mean = occupancy(starts[mine][ran[mine]], ends[mine][ran[mine]], t.horizon, t0)
+        codes, _ = pd.factorize(np.array([value_of[i] for i in mine], dtype=object), sort=True)
+        order = mine[np.argsort(codes, kind="stable")]
+        bounds = np.flatnonzero(np.r_[True, np.diff(np.sort(codes, kind="stable")) != 0, True])
         peak = 0
         bind_starts, bind_ends = [], []
-        for value in sorted(set(value_of[mine].tolist())):
-            sel = mine & (value_of == value)
-            r = sel & ran
+        for g in range(len(bounds) - 1):         # one pass per key value, over its own rows only
+            sel = order[bounds[g]:bounds[g + 1]]
+            r = sel[ran[sel]]
             peak = max(peak, occupancy(starts[r], ends[r], t.horizon, t0)[0])
-            # running counts ±1 and waiting ±BIG: binding while running ≥ limit and waiting > 0
-            big = 1e6
             tt = np.concatenate([starts[r], ends[r], enq[sel], starts[sel]])
-            d = np.concatenate([np.ones(r.sum()), -np.ones(r.sum()), np.full(sel.sum(), big),
-                                np.full(sel.sum(), -big)])
+            d = np.concatenate([np.ones(len(r)), -np.ones(len(r)), np.full(len(sel), big), np.full(len(sel), -big)])
             o = np.lexsort((d, tt))
             tt, lvl = tt[o], np.cumsum(d[o])
             hit = (np.mod(lvl[:-1], big) >= limit) & (lvl[:-1] >= big) & (np.diff(tt) > 0)
-            bind_starts.append(np.maximum(tt[:-1][hit], t0))
-            bind_ends.append(np.maximum(tt[1:][hit], t0))
+            if hit.any():
+                bind_starts.append(np.maximum(tt[:-1][hit], t0))
+                bind_ends.append(np.maximum(tt[1:][hit], t0))
         binding_time = 0.0
         if bind_starts:
             times, level = levels(np.concatenate(bind_starts), np.concatenate(bind_ends))
