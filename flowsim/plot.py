@@ -184,7 +184,7 @@ def per_key_latency(result: "Result", *, key: str | None = None, top: int = 10, 
     return ax
 
 
-def sweep_curve(table: pd.DataFrame, *, x: str, y: str = "mean", lo: str = "lo", hi: str = "hi",
+def sweep_curve(table: pd.DataFrame, *, x: str, y: str = "mean", lo: str = "ci_low", hi: str = "ci_high",
                 slo: float | None = None, ax: "Axes | None" = None, label: str | None = None) -> "Axes":
     """A metric against a setting with its confidence band and, optionally, the SLO line."""
     ax = _ax(ax)

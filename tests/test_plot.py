@@ -78,7 +78,7 @@ def test_per_key_and_over_time_and_sweep_curve():
     x, y = line.get_data()
     # slots in use: [0,4): u1 a 0-2 + u2 a 0-2 + u1' a 2-4 = 6 slot-seconds / 4 s
     assert x[0] == 0 and y[0] == pytest.approx(1.5)
-    table = pd.DataFrame({"c": [1, 2, 3], "mean": [9.0, 4.0, 2.0], "lo": [8, 3, 1], "hi": [10, 5, 3]})
+    table = pd.DataFrame({"c": [1, 2, 3], "mean": [9.0, 4.0, 2.0], "ci_low": [8, 3, 1], "ci_high": [10, 5, 3]})
     ax = plot.sweep_curve(table, x="c", slo=5)
     (curve,) = [ln for ln in ax.get_lines() if ln.get_gid() == "curve"]
     assert list(curve.get_data()[1]) == [9.0, 4.0, 2.0]

@@ -46,6 +46,8 @@ WORKERS = typer.Option(None, "--workers", help="Local worker processes (default:
 CLUSTER = typer.Option(None, "--cluster", metavar="ADDRESS",
                        help="Run on an existing Dask cluster, e.g. tcp://scheduler:8786.")
 QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
+REPORT = typer.Option(None, "--report", metavar="DIR", help="Also write an HTML/Markdown report (figures from "
+                      "one full run per variant or at the answer, with the first replication's seed).")
 DEFAULT_SWEEP_METRICS = ("p50(start_latency)", "p99(start_latency)", "throughput")
 
 
@@ -53,7 +55,8 @@ def compare(scenarios: List[Path] = typer.Argument(..., help="Scenario YAML file
             replications: int = REPLICATIONS, sets: Optional[List[str]] = SETS, seed: Optional[int] = SEED,
             out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory "
                                                    "(default runs/<name>-compare/)."),
-            workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET) -> None:
+            workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET,
+            report: Optional[Path] = REPORT) -> None:
     """Compare every variant of the scenarios side by side: mean and 95% CI of the headline metrics,
     and the difference to the first variant (paired over common random numbers)."""
     from flowsim.analysis.compare import compare as run_compare
@@ -64,6 +67,8 @@ def compare(scenarios: List[Path] = typer.Argument(..., help="Scenario YAML file
                                  progress=bar("compare"))
         target = write_tables(out_dir or Path("runs") / f"{result.name}-compare",
                               {"replications": result.rows, "summary": result.summary})
+        if report is not None:
+            _report(report, dict(zip(result.variants, result.specs)), result.seeds[0])
     if not quiet:
         print_comparison(result.summary, result.variants)
         out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
@@ -80,7 +85,8 @@ def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
                                                       "every metric is written)."),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory "
                                                  "(default runs/<name>-sweep/)."),
-          workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET) -> None:
+          workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET,
+          report: Optional[Path] = REPORT) -> None:
     """Run every point of a grid of settings over the same seeds; write one row per point and
     replication, and a summary with 95% CIs."""
     from flowsim.analysis.sweep import parse_grid
@@ -96,6 +102,12 @@ def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
                                seed=seed, executor=executor, progress=bar("sweep"))
         target = write_tables(out_dir or Path("runs") / f"{result.name}-sweep",
                               {"replications": result.rows, "summary": result.summary})
+        if report is not None:
+            metric = (metrics or ["p99(start_latency)"])[0]
+            curve = _curve(result.summary, result.settings, metric)
+            _report(report, {f"point 0 ({_point(result.summary, result.settings)})": result.specs[0]},
+                    result.seeds[0], sweep=curve, sweep_x=result.settings[0] if curve is not None else None,
+                    sweep_metric=metric)
     if not quiet:
         _print_sweep(result.summary, result.settings, list(metrics or []), len(variants or [BASE]) > 1)
         out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
@@ -110,7 +122,8 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
          variant: str = typer.Option(BASE, "--variant", help="Plan for this variant of the scenario."),
          replications: int = REPLICATIONS, sets: Optional[List[str]] = SETS, seed: Optional[int] = SEED,
          out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/<name>-plan/)."),
-         workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET) -> None:
+         workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET,
+         report: Optional[Path] = REPORT) -> None:
     """Find the smallest value of a setting that meets every objective with 95% confidence
     (a bisection over LOW..HIGH), and say which objective binds at the answer."""
     from flowsim.analysis.plan import Objective, parse_vary
@@ -128,9 +141,36 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         target = write_tables(out_dir or Path("runs") / f"{result.name}-plan",
                               {"plan": result.evaluations, "replications": result.rows, "summary": result.summary},
                               {"plan": document})
+        if report is not None:
+            shown = result.answer if result.answer is not None else result.high
+            objective = result.objectives[0]
+            curve = result.evaluations[result.evaluations["objective"] == objective.text]
+            _report(report, {f"{result.path} = {shown}": result.specs[shown]}, result.seeds[0],
+                    sweep=curve.rename(columns={"value": result.path}), sweep_x=result.path,
+                    sweep_metric=objective.metric, slo=objective.bound, answer=result.explain())
     if not quiet:
         _print_plan(result)
         out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
+
+
+def _report(out_dir: Path, specs: dict[str, Any], seed: int, **kwargs: Any) -> None:
+    """Write a report from one full run of each spec at ``seed`` (the first replication's)."""
+    from flowsim.analysis.replicate import representative
+    from flowsim.report import write_report
+    write_report({label: representative(spec, seed) for label, spec in specs.items()}, out_dir, **kwargs)
+
+
+def _curve(summary: pd.DataFrame, settings: list[str], metric: str) -> Optional[pd.DataFrame]:
+    """The metric against the setting, for a one-setting, one-variant sweep with numeric values."""
+    rows = summary[summary["metric"] == metric]
+    if len(settings) != 1 or rows["variant"].nunique() != 1 or not pd.api.types.is_numeric_dtype(rows[settings[0]]):
+        return None
+    return rows
+
+
+def _point(summary: pd.DataFrame, settings: list[str]) -> str:
+    first = summary[summary["point"] == 0].iloc[0]
+    return ", ".join(f"{s}={first[s]}" for s in settings)
 
 
 @contextmanager

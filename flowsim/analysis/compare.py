@@ -17,7 +17,7 @@ import pandas as pd
 from flowsim.analysis.executors import Executor, Progress
 from flowsim.analysis.headline import METRICS
 from flowsim.analysis.overrides import BASE, Override
-from flowsim.analysis.replicate import Base, ScenarioInput, run_specs, seeds, summarize, tidy
+from flowsim.analysis.replicate import Base, ScenarioInput, Spec, run_specs, seeds, summarize, tidy
 from flowsim.analysis.stats import mean_ci
 from flowsim.errors import ScenarioError
 
@@ -32,6 +32,8 @@ class Comparison:
     variants: list[str]
     rows: pd.DataFrame
     summary: pd.DataFrame
+    specs: list[Spec]
+    seeds: list[int]
 
 
 def compare(scenarios: Sequence[ScenarioInput], replications: int = 10, *, sets: Sequence[Override] = (),
@@ -54,7 +56,8 @@ def compare(scenarios: Sequence[ScenarioInput], replications: int = 10, *, sets:
     seed_list = seeds(bases[0].scenario.seed if seed is None else seed, replications)
     results = run_specs(specs, seed_list, executor, progress)
     rows = tidy([{"variant": v} for v in labels], seed_list, results)
-    return Comparison(bases[0].name, labels, rows, _with_differences(rows, summarize(rows, "variant"), labels))
+    return Comparison(bases[0].name, labels, rows, _with_differences(rows, summarize(rows, "variant"), labels),
+                      specs, seed_list)
 
 
 def _with_differences(rows: pd.DataFrame, summary: pd.DataFrame, labels: list[str]) -> pd.DataFrame:

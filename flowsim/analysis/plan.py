@@ -28,7 +28,7 @@ import pandas as pd
 from flowsim.analysis.executors import Executor, Progress
 from flowsim.analysis.headline import METRICS, unit
 from flowsim.analysis.overrides import BASE, Override, check_path
-from flowsim.analysis.replicate import Base, ScenarioInput, run_specs, seeds, summarize, tidy
+from flowsim.analysis.replicate import Base, ScenarioInput, Spec, run_specs, seeds, summarize, tidy
 from flowsim.analysis.stats import Interval, mean_ci
 from flowsim.errors import ScenarioError
 from flowsim.units import parse_duration, parse_rate
@@ -127,6 +127,8 @@ class Plan:
     rows: pd.DataFrame
     summary: pd.DataFrame
     verdicts: dict[int, bool]
+    specs: dict[int, Spec]
+    seeds: list[int]
 
     def explain(self) -> str:
         """One sentence: the answer and why."""
@@ -154,11 +156,12 @@ def plan(scenario: ScenarioInput, vary: tuple[str, int, int], objectives: Sequen
     seed_list = seeds(base.scenario.seed if seed is None else seed, replications)
     budget = (2 + math.ceil(math.log2(max(high - low, 1)))) * len(seed_list)
     done: dict[int, list[dict[str, float]]] = {}
+    specs: dict[int, Spec] = {}
     cis: dict[int, list[Interval]] = {}
     verdicts: dict[int, bool] = {}
 
     def meets(value: int) -> bool:
-        spec = base.spec(variant_overrides + (Override(path, value, "--vary"),))
+        spec = specs[value] = base.spec(variant_overrides + (Override(path, value, "--vary"),))
         offset = len(done) * len(seed_list)
         report = (lambda d, _t: progress(offset + d, budget)) if progress else None
         done[value] = run_specs([spec], seed_list, executor, report)[0]
@@ -189,4 +192,4 @@ def plan(scenario: ScenarioInput, vary: tuple[str, int, int], objectives: Sequen
           "ci_high": ci.high, "bound": o.bound, "met": o.met(ci)}
          for v in values for o, ci in zip(objs, cis[v])])
     return Plan(base.name, path, low, high, objs, answer, binding, evaluations, rows,
-                summarize(rows, "value"), {v: verdicts[v] for v in values})
+                summarize(rows, "value"), {v: verdicts[v] for v in values}, specs, seed_list)

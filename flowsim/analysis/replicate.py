@@ -30,6 +30,7 @@ from flowsim.analysis.headline import METRICS, headline
 from flowsim.analysis.overrides import BASE, Override, build_scenario, variants_of
 from flowsim.analysis.stats import mean_ci
 from flowsim.api import simulate
+from flowsim.results.result import Result
 from flowsim.errors import ScenarioError, ScenarioWarning
 from flowsim.scenario.model import Scenario
 from flowsim.scenario.source import Source, load_yaml
@@ -59,6 +60,11 @@ class Job:
 def run_job(job: Job) -> dict[str, float]:
     """Simulate one job and return its headline metrics (runs in a worker)."""
     return headline(simulate(_scenario(job.spec), job.seed).summary())
+
+
+def representative(spec: Spec, seed: int) -> Result:
+    """The full result of one spec and seed, in this process (for reports and figures)."""
+    return simulate(_scenario(spec), seed)
 
 
 _local = threading.local()

@@ -24,7 +24,7 @@ import yaml
 
 from flowsim.analysis.executors import Executor, Progress
 from flowsim.analysis.overrides import BASE, Override, check_path, parse_value
-from flowsim.analysis.replicate import Base, ScenarioInput, run_specs, seeds, summarize, tidy
+from flowsim.analysis.replicate import Base, ScenarioInput, Spec, run_specs, seeds, summarize, tidy
 from flowsim.errors import ScenarioError
 
 _RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
@@ -39,6 +39,8 @@ class Sweep:
     settings: list[str]
     rows: pd.DataFrame
     summary: pd.DataFrame
+    specs: list[Spec]
+    seeds: list[int]
 
 
 def parse_grid(text: str) -> tuple[str, list[Any]]:
@@ -87,7 +89,7 @@ def sweep(scenario: ScenarioInput, grid: Sequence[tuple[str, Sequence[Any]]], re
             specs.append(base.spec(variant_overrides + overrides))
     results = run_specs(specs, seed_list, executor, progress)
     rows = tidy(labels, seed_list, results)
-    return Sweep(base.name, paths, rows, summarize(rows, "point", ["variant", *paths]))
+    return Sweep(base.name, paths, rows, summarize(rows, "point", ["variant", *paths]), specs, seed_list)
 
 
 def _product_size(grid: Sequence[tuple[str, Sequence[Any]]]) -> int:
