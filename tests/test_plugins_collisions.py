@@ -65,3 +65,16 @@ def test_bad_options_are_load_errors(bad):
     with pytest.raises(flowsim.ScenarioError):
         flowsim.load_scenario(scenario([{"id": "f", "triggers": [{"event": "go"}], "steps": [{"run": "w"}],
                                          "policies": [{"policy": "collision", **bad}]}]))
+
+
+def test_a_holder_cancelled_by_cancel_on_hands_its_slot_over_at_once():
+    # a1 holds key a while sleeping (no engine slot, no release); a2 waits for the slot.
+    # A stop event cancels a1 at 4: a2 is promoted and its queue walked at once (ctx.wake).
+    f = fn("cancel_queued_except_oldest")
+    f["steps"] = [{"sleep": "20s"}, {"run": "work", "duration": "1s"}]
+    f["cancelOn"] = [{"event": "stop", "match": "data.job"}]
+    stop = {"at": 4, "name": "stop", "data": {"job": 1}}
+    r = run(scenario([f], [ev(0, id="a1", u="a", job=1), ev(1, id="a2", u="a", job=2), stop]))
+    runs = by_event(r)
+    assert runs.loc["a1", "cancel_reason"] == "cancel_on"
+    assert runs.loc["a2", "started_at"] == 4          # its start request ran at the promotion

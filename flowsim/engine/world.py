@@ -187,6 +187,10 @@ class World:
         """Run every callback due before ``until`` (SimPy's ``run(until=...)``)."""
         self.env.run(until=until)
 
+    def wake(self, function: FunctionSpec) -> None:
+        """Walk ``function``'s queue at this instant (a policy freed capacity of its own)."""
+        self._mark(self.functions[function.index])
+
     def resume(self, candidate: Candidate, after: EventStage) -> None:
         """Continue a held candidate's way through the stages after ``after``."""
         fn = self.functions[candidate.function.index]

@@ -34,9 +34,8 @@ slots until then (spec §8.2, ``cancel_run``), while its Hatchet slot frees at o
 A new run to be cancelled is cancelled at its creation time, before any queue walk can
 start it. Each run's key is in ``runs.keys["collision"]``.
 
-Known limit: a holder ended by something else (``cancelOn``, a timeout) frees its slot
-to a waiting run, but the function's queue is looked at again only at its next walk
-(the next release or arrival), since plug-ins cannot ask the engine for a walk.
+A holder that ends, however it ends (``cancelOn``, a timeout), frees its slot to the
+oldest waiting run, and the function's queue is walked again at once (``ctx.wake``).
 """
 from __future__ import annotations
 
@@ -133,11 +132,15 @@ class CollisionStage(EventStage):
             holders = self.holders[key]
             holders.remove(run)
             waiting = self.waiting[key]
+            promoted_any = False
             while waiting and len(holders) < self.config.max_runs:
                 promoted = waiting.pop(0)
                 self._take(promoted, holders)
+                promoted_any = True
                 ctx.log("collision", f"run {promoted.id} takes the freed slot of key {key}",
                         run_id=promoted.id, key=key)
+            if promoted_any:
+                ctx.wake(run.fn.spec)
 
 
 class SlotConstraint(Constraint):
