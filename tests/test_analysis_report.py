@@ -2,6 +2,7 @@
 figures drawn from one full run per variant (or at the answer)."""
 from __future__ import annotations
 
+import json
 import re
 
 from typer.testing import CliRunner
@@ -39,6 +40,9 @@ def test_plan_report_states_the_answer_and_draws_the_curve(tmp_path):
     assert result.exit_code == 0, result.output
     md = (out / "report.md").read_text().splitlines()
     assert md[2].startswith("**Answer:** functions.f.concurrency = ")
+    assert "the constraint that delays most there: function:f (" in md[2]
+    plan_json = json.loads((tmp_path / "runs" / "plan.json").read_text())
+    assert plan_json["constraint"].startswith("function:f (")
     assert "sweep.png" in _images(out)
     assert "## Sweep table" in "\n".join(md)
 

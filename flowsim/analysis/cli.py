@@ -137,7 +137,8 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
                               seed=seed, executor=executor, progress=bar("plan"))
         document = {"scenario": result.name, "path": result.path, "low": result.low, "high": result.high,
                     "objectives": [o.text for o in result.objectives], "replications": replications,
-                    "answer": result.answer, "binding": result.binding, "explanation": result.explain()}
+                    "answer": result.answer, "binding": result.binding, "constraint": result.constraint,
+                    "explanation": result.explain()}
         target = write_tables(out_dir or Path("runs") / f"{result.name}-plan",
                               {"plan": result.evaluations, "replications": result.rows, "summary": result.summary},
                               {"plan": document})

@@ -28,7 +28,8 @@ import pandas as pd
 from flowsim.analysis.executors import Executor, Progress
 from flowsim.analysis.headline import METRICS, unit
 from flowsim.analysis.overrides import BASE, Override, check_path
-from flowsim.analysis.replicate import Base, ScenarioInput, Spec, run_specs, seeds, summarize, tidy
+from flowsim.analysis.replicate import Base, ScenarioInput, Spec, representative, run_specs, seeds, summarize, tidy
+from flowsim.results.result import Result
 from flowsim.analysis.stats import Interval, mean_ci
 from flowsim.errors import ScenarioError
 from flowsim.units import parse_duration, parse_rate
@@ -129,17 +130,21 @@ class Plan:
     verdicts: dict[int, bool]
     specs: dict[int, Spec]
     seeds: list[int]
+    constraint: str = ""
+    """The flow-control constraint that delays most at the answer (at HIGH when there is
+    none), from one full run with the first replication's seed, with its share."""
 
     def explain(self) -> str:
         """One sentence: the answer and why."""
+        at = f"; the constraint that delays most there: {self.constraint}" if self.constraint else ""
         if self.answer is None:
             return (f"no {self.path} in {self.low}..{self.high} meets every objective with confidence; "
-                    f"at {self.high}: {'; '.join(self.binding)} not met")
+                    f"at {self.high}: {'; '.join(self.binding)} not met{at}")
         if self.answer == self.low:
             return (f"{self.path} = {self.answer}: the low end of the range already meets every objective "
-                    f"(nothing in the range binds; try a lower LOW)")
+                    f"(nothing in the range binds; try a lower LOW){at}")
         return (f"{self.path} = {self.answer} is the smallest value that meets every objective with confidence; "
-                f"binding: {'; '.join(self.binding)} (not met at {self.answer - 1})")
+                f"binding: {'; '.join(self.binding)} (not met at {self.answer - 1}){at}")
 
 
 def plan(scenario: ScenarioInput, vary: tuple[str, int, int], objectives: Sequence[Objective | str],
@@ -191,5 +196,15 @@ def plan(scenario: ScenarioInput, vary: tuple[str, int, int], objectives: Sequen
         [{"value": v, "objective": o.text, "metric": o.metric, "n": ci.n, "mean": ci.mean, "ci_low": ci.low,
           "ci_high": ci.high, "bound": o.bound, "met": o.met(ci)}
          for v in values for o, ci in zip(objs, cis[v])])
+    shown = binding_constraint(representative(specs[high if answer is None else answer], seed_list[0]))
     return Plan(base.name, path, low, high, objs, answer, binding, evaluations, rows,
-                summarize(rows, "value"), {v: verdicts[v] for v in values}, specs, seed_list)
+                summarize(rows, "value"), {v: verdicts[v] for v in values}, specs, seed_list, shown)
+
+
+def binding_constraint(result: Result) -> str:
+    """The constraint that delayed the most, with its share of all waiting (``""`` if none)."""
+    table = result.binding()
+    if table.empty:
+        return ""
+    top = table.iloc[0]
+    return f"{top['constraint']} ({top['share']:.0%} of the waiting)"
