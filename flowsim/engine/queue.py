@@ -128,16 +128,17 @@ class FunctionQueue:
         partition that still has due items.
         """
         self.retry_at = None
+        order = self.order
         while True:
-            unseen = len(self.order) > self.peek_size
-            if not (self._scan(now, start) and unseen):
-                break
+            total = len(order)
+            if not total:
+                self.blocked = False
+                return
+            if not (self._scan(now, start, total) and total > self.peek_size):
+                return
 
-    def _scan(self, now: float, start: Callable[[QueueItem, list["Constraint"]], None]) -> int:
-        total = len(self.order)
-        if not total:
-            self.blocked = False
-            return 0
+    def _scan(self, now: float, start: Callable[[QueueItem, list["Constraint"]], None], total: int) -> int:
+        """One look at the window of the ``total`` (> 0) ready items; how many started."""
         window = self.order.window(self.peek_size)
         n = len(window)
         started: list[QueueItem] = []

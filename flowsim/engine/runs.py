@@ -7,7 +7,7 @@ while it executes and none while it waits; sleeping and waiting runs have no ite
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
     from flowsim.engine.world import FunctionRuntime
@@ -80,7 +80,7 @@ class QueueItem:
         self.started_at: float | None = None
         self.ended_at: float | None = None
         self.status = "queued"
-        self.held: list["Constraint"] = []
+        self.held: Sequence["Constraint"] = ()      # the constraints it holds a slot of
         self.is_start = kind == START
         self.reason: str | None = None
         self.reason_since = at
@@ -104,6 +104,9 @@ class QueueItem:
 
     def blocked_by(self) -> str:
         """The reason that kept this item waiting longest (empty if it never waited)."""
-        if not self.waits:
+        waits = self.waits
+        if not waits:
             return ""
-        return max(self.waits.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        if len(waits) == 1:
+            return next(iter(waits))
+        return max(waits.items(), key=lambda kv: (kv[1], kv[0]))[0]

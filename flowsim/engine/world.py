@@ -18,16 +18,18 @@ Every fact is recorded as it happens; :meth:`World.run` returns the tables.
 """
 from __future__ import annotations
 
+from heapq import heappush
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
+from simpy.core import NORMAL
+from simpy.events import Event as SimEvent, Timeout
 
 from flowsim.engine.pauses import Pause, PauseIndex
 from flowsim.engine.queue import FunctionQueue
-from flowsim.engine.runs import (CANCELLED, COMPLETED, EXECUTING, FAILED, QUEUED, SKIPPED, SLEEP, SLEEPING,
-                                 START, STEP, WAITING, QueueItem, Run)
+from flowsim.engine.runs import (CANCELLED, COMPLETED, EXECUTING, FAILED, FINAL, QUEUED, SKIPPED, SLEEP,
+                                 SLEEPING, START, STEP, WAITING, QueueItem, Run)
 from flowsim.expr import ExprEvalError, is_true
 from flowsim.policies.base import HOLD, BuildContext, Candidate, Constraint, Drop, EventStage
 from flowsim.results.recorder import Recorder
@@ -40,13 +42,15 @@ BLOCK = 256     # random draws are taken in blocks of this size, per stream
 
 
 class Handle:
-    """A scheduled callback that can be cancelled."""
+    """A scheduled callback that can be cancelled; afterwards, the world's pending walk
+    runs if nothing else is due before it (:meth:`World._flush_walk`)."""
 
-    __slots__ = ("fn", "args", "cancelled")
+    __slots__ = ("fn", "args", "world", "cancelled")
 
-    def __init__(self, fn: Callable[..., None], args: tuple) -> None:
+    def __init__(self, fn: Callable[..., None], args: tuple, world: "World") -> None:
         self.fn = fn
         self.args = args
+        self.world = world
         self.cancelled = False
 
     def cancel(self) -> None:
@@ -55,19 +59,27 @@ class Handle:
     def __call__(self, _event: Any) -> None:
         if not self.cancelled:
             self.fn(*self.args)
+            world = self.world
+            if world._walk_eid is not None:
+                world._flush_walk()
 
 
 class _Call:
-    """A callback on a SimPy event that calls ``fn(*args)`` (cheaper than a closure)."""
+    """A callback on a SimPy event that calls ``fn(*args)`` (cheaper than a closure),
+    then the world's pending walk if nothing else is due before it."""
 
-    __slots__ = ("fn", "args")
+    __slots__ = ("fn", "args", "world")
 
-    def __init__(self, fn: Callable[..., None], args: tuple) -> None:
+    def __init__(self, fn: Callable[..., None], args: tuple, world: "World") -> None:
         self.fn = fn
         self.args = args
+        self.world = world
 
     def __call__(self, _event: Any) -> None:
         self.fn(*self.args)
+        world = self.world
+        if world._walk_eid is not None:
+            world._flush_walk()
 
 
 class Draws:
@@ -109,6 +121,8 @@ class FunctionRuntime:
                               if type(s).run_created is not EventStage.run_created]
         self.ended_hooks = [s for s in self.stages if type(s).run_ended is not EventStage.run_ended]
         self.constraints = constraints
+        # Only constraints that override ``bind`` are asked to bind a new run's keys.
+        self.binders = [c for c in constraints if getattr(type(c), "bind", None) is not Constraint.bind]
         self.queue = FunctionQueue(constraints, world.platform.peek_size, ctx.dispatch)
         self.dirty = False
         self.blocked = False
@@ -157,6 +171,7 @@ class World:
         self._trigger_cache: dict[str, list[tuple[FunctionRuntime, list[Any]]]] = {}
         self._dirty: list[FunctionRuntime] = []
         self._walk_pending = False
+        self._walk_eid: int | None = None
         self.live_runs: dict[int, Run] = {}
         self._run_seq = 0
         self._item_seq = 0
@@ -173,18 +188,15 @@ class World:
 
     def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> Handle:
         """Call ``fn(*args)`` at simulated time ``when`` (not before now); cancellable."""
-        handle = Handle(fn, args)
+        handle = Handle(fn, args, self)
         delay = when - self.env._now
         Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(handle)
         return handle
 
-    def _at(self, when: float, fn: Callable[..., None], args: tuple) -> None:
-        """Schedule ``fn(*args)`` at ``when`` (not cancellable); ties run in scheduling order."""
-        delay = when - self.env._now
-        Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(_Call(fn, args))
-
     def _advance(self, until: float) -> None:
         """Run every callback due before ``until`` (SimPy's ``run(until=...)``)."""
+        if self._walk_eid is not None:     # a walk asked for outside any callback
+            self._push_walk()
         self.env.run(until=until)
 
     def wake(self, function: FunctionSpec) -> None:
@@ -242,13 +254,16 @@ class World:
     def _next_arrival(self) -> None:
         event = next(self._traffic, None)
         if event is not None:
-            self._at(event.at, self._arrive, (event,))
+            # Not cancellable, so a plain _Call; ties run in scheduling order.
+            delay = event.at - self.env._now
+            Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(_Call(self._arrive, (event,), self))
 
     def _arrive(self, event: Event) -> None:
         self._next_arrival()
         self.events_in += 1
-        if self.pauses:
-            self.pauses.dispatch(event)
+        pauses = self.pauses
+        if pauses.by_value or pauses.general:       # bool(pauses), without the call
+            pauses.dispatch(event)
         matches = self._trigger_cache.get(event.name)
         if matches is None:
             matches = self._trigger_cache[event.name] = self._match_triggers(event.name)
@@ -258,10 +273,11 @@ class World:
         rec = self.recorder
         for fn, triggers in matches:
             row = rec.event_row(event, fn.spec.id)
-            reason = self._filter(event, triggers)
-            if reason is not None:
-                rec.set_outcome(row, "filtered", None, reason)
-                continue
+            if triggers[0].condition is not None:      # else the first trigger matches at once
+                reason = self._filter(event, triggers)
+                if reason is not None:
+                    rec.set_outcome(row, "filtered", None, reason)
+                    continue
             self._rows[(event.seq, fn.index)] = row
             self._submit(Candidate(fn.spec, [event]), fn, 0)
 
@@ -308,7 +324,7 @@ class World:
             if run is None:
                 run = self._new_run(cand, fn)
             run.state = SKIPPED
-            run.ended_at = self.now
+            run.ended_at = self.env._now
             run.cancel_reason = drop.reason
             self.recorder.run_row(run, SKIPPED)
             run_id = run.id
@@ -319,8 +335,8 @@ class World:
 
     def _new_run(self, cand: Candidate, fn: FunctionRuntime) -> Run:
         self._run_seq += 1
-        run = Run(self._run_seq, fn, cand.events, self.now, cand.priority_factor, cand.batch_id)
-        for c in fn.constraints:
+        run = Run(self._run_seq, fn, cand.events, self.env._now, cand.priority_factor, cand.batch_id)
+        for c in fn.binders:
             c.bind(run)
         return run
 
@@ -334,15 +350,16 @@ class World:
                 self._drop(cand, fn, drop, run)
                 return
         outcome = "batched" if cand.batch_id is not None else "run"
+        rows, set_outcome = self._rows, self.recorder.set_outcome     # self.set_outcome, inlined
         for event in cand.events:
-            self.set_outcome(event, fn.spec, outcome, run.id)
+            set_outcome(rows.pop((event.seq, fn.index)), outcome, run.id)
         if self.explain:
             self.log("admitted", f"run {run.id} of {fn.spec.id} created from event "
                      f"{', '.join(e.id for e in cand.events)}", run_id=run.id, function_id=fn.spec.id,
                      keys=dict(run.keys), priority_factor=run.priority_factor)
         self.live_runs[run.seq] = run
         spec = fn.spec
-        now = self.now
+        now = self.env._now
         if cand.batch_id is None:
             for c in spec.cancel_on:
                 pause = Pause(run, c.event, c.match, c.condition, self._cancel_on_match)
@@ -362,14 +379,14 @@ class World:
     def _enqueue(self, run: Run, kind: str, step_index: int, attempt: int, at: float) -> None:
         self._item_seq += 1
         item = QueueItem(run, kind, step_index, attempt, at, self._item_seq)
-        now = self.now
+        now = self.env._now
         ready = at
         if kind != SLEEP and attempt == 1 and at <= now + self.platform.future_at_limit:
-            item.score = run.created_at - run.priority_factor
-            if item.score > at:
+            item.score = score = run.created_at - run.priority_factor
+            if score > at:
                 # A negative factor scores the item after now; the queue only peeks items
                 # scored at or before now, so the item waits until then (§7.2).
-                ready = item.score
+                ready = score
                 item.note_reason("priority", at)
         else:
             item.score = at          # retries and resumed sleeps lose their place (§3.5, §7.2)
@@ -385,7 +402,7 @@ class World:
     def _ready(self, item: QueueItem) -> None:
         item.timer = None
         fn = item.run.fn
-        fn.queue.push(item, self.now)
+        fn.queue.push(item, self.env._now)
         self._mark(fn)
 
     def _mark(self, fn: FunctionRuntime) -> None:
@@ -393,18 +410,48 @@ class World:
             fn.dirty = True
             self._dirty.append(fn)
         if not self._walk_pending:
+            # The walk is due now, after everything already scheduled for now: it takes
+            # its place in SimPy's event order (a sequence number) at once, but is only
+            # put on the heap if something precedes it there (see _flush_walk).
             self._walk_pending = True
-            self._at(self.now, self._walk_all, ())
+            self._walk_eid = next(self.env._eid)
+
+    def _flush_walk(self) -> None:
+        """After a callback: run the pending walk at once if it is the next event in
+        SimPy's order (nothing is due before it), else put it on the heap in its place.
+        Either way it runs exactly where a zero-delay timeout scheduled by ``_mark``
+        would have, so the order of everything observable is unchanged."""
+        env = self.env
+        queue = env._queue
+        while self._walk_eid is not None:
+            if queue:
+                t, priority, eid, _ = queue[0]
+                if t <= env._now and (priority < NORMAL or eid < self._walk_eid):
+                    self._push_walk()
+                    return
+            self._walk_all()
+
+    def _push_walk(self) -> None:
+        """Put the pending walk on SimPy's heap now, with the place ``_mark`` took for it
+        (what ``Environment.schedule`` does for a zero-delay event, with that sequence number)."""
+        env = self.env
+        event = SimEvent(env)
+        event._ok = True
+        event._value = None
+        event.callbacks.append(_Call(self._walk_all, (), self))
+        heappush(env._queue, (env._now, NORMAL, self._walk_eid, event))
+        self._walk_eid = None
 
     def _walk_all(self) -> None:
         self._walk_pending = False
+        self._walk_eid = None
         fns = self._dirty
         self._dirty = []
         if len(fns) > 1:
             # Partitions are taken in a uniformly shuffled order (§3.3), from the seed.
             fns.sort(key=lambda f: f.index)
             fns = [fns[i] for i in self._shuffle.permutation(len(fns))]
-        now = self.now
+        now = self.env._now
         for fn in fns:
             fn.dirty = False
             fn.queue.walk(now, self._start)
@@ -425,7 +472,7 @@ class World:
 
     # -- executing ------------------------------------------------------------------
     def _start(self, item: QueueItem, constraints: list[Constraint]) -> None:
-        now = self.now
+        now = self.env._now
         for c in constraints:
             c.acquire(item, now)
         item.held = constraints
@@ -450,17 +497,24 @@ class World:
             if override and step.name in override:
                 duration = override[step.name]
             else:
-                duration = fn.durations[index].next()
+                draws = fn.durations[index]     # Draws.next(), inlined: once per item
+                pos = draws.pos
+                if pos >= len(draws.buf):
+                    draws.buf = draws.sample(draws.rng, BLOCK).tolist()
+                    pos = 0
+                duration = draws.buf[pos]
+                draws.pos = pos + 1
             draws = fn.failures[index]
             failed = draws is not None and draws.next() < step.failure_rate
         item.duration = duration
-        self._at(now + duration, self._end_item, (item, failed))
+        delay = (now + duration) - now      # as call_at(now + duration) computes it, to the last bit
+        Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(_Call(self._end_item, (item, failed), self))
 
     def _end_item(self, item: QueueItem, failed: bool) -> None:
-        now = self.now
+        now = self.env._now
         for c in item.held:
             c.release(item, now)
-        item.held = []
+        item.held = ()
         item.ended_at = now
         for fn in self.functions:      # capacity was released: walk the queues it may unblock
             if fn.blocked and not fn.dirty:
@@ -468,7 +522,7 @@ class World:
         run = item.run
         spec = run.fn.spec
         is_run_step = run.fn.is_run_step[item.step_index]
-        if run.ended:      # cancelled while executing: the request finished, its result is discarded
+        if run.state in FINAL:      # cancelled while executing: the request finished, its result is discarded
             self._step_row(item, "cancelled")
             return
         if not is_run_step:     # a zero-time request that found a sleep, a wait or the end
@@ -489,7 +543,7 @@ class World:
     def _proceed(self, run: Run, index: int) -> None:
         """Move ``run`` to step ``index``: enqueue it, sleep, wait, or complete."""
         steps = run.fn.spec.steps
-        now = self.now
+        now = self.env._now
         run.item = None
         if index >= len(steps):
             self._finish(run, COMPLETED)
@@ -511,7 +565,7 @@ class World:
 
     def _wake_from_sleep(self, run: Run) -> None:
         index = self._phase_row(run, "completed")
-        self._enqueue(run, SLEEP, index + 1, 1, self.now)
+        self._enqueue(run, SLEEP, index + 1, 1, self.env._now)
 
     def _wait_matched(self, pause: Pause, event: Event) -> None:
         self._resume_wait(pause.run, "matched")
@@ -522,19 +576,21 @@ class World:
 
     def _resume_wait(self, run: Run, status: str) -> None:
         index = self._phase_row(run, status)
-        self._enqueue(run, STEP, index + 1, 1, self.now)
+        self._enqueue(run, STEP, index + 1, 1, self.env._now)
 
     # -- ends -------------------------------------------------------------------------
     def _finish(self, run: Run, status: str) -> None:
         run.state = status
-        run.ended_at = self.now
+        run.ended_at = self.env._now
         run.item = None
-        for timer in run.timers:
-            timer.cancel()
-        run.timers = []
-        for pause in run.pauses:
-            pause.kill()
-        run.pauses = []
+        if run.timers:
+            for timer in run.timers:
+                timer.cancel()
+            run.timers = []
+        if run.pauses:
+            for pause in run.pauses:
+                pause.kill()
+            run.pauses = []
         del self.live_runs[run.seq]
         self.recorder.run_row(run, status)
         for stage in run.fn.ended_hooks:
@@ -579,7 +635,7 @@ class World:
         fn = run.fn
         index = item.step_index
         if item.reason is not None:
-            item.note_reason(None, self.now if item.started_at is None else item.started_at)
+            item.note_reason(None, self.env._now if item.started_at is None else item.started_at)
         self.recorder.step_row(run, fn.step_names[index], "run" if fn.is_run_step[index] else "request",
                                item.attempt, item.at, item.started_at, item.ended_at, status,
                                item.blocked_by() if item.waits else "", item.waits)
@@ -590,7 +646,7 @@ class World:
         step = run.fn.spec.steps[index]
         kind = "sleep" if isinstance(step, SleepStep) else "wait"
         self.recorder.step_row(run, step.name, kind, 1, since, since,
-                               None if status == "pending" else self.now, status, "", None)
+                               None if status == "pending" else self.env._now, status, "", None)
         return index
 
     def _close(self) -> None:

@@ -43,6 +43,15 @@ class Counter:
         self.used: dict[str, int] = {}
 
 
+class Tally:
+    """In-use slots of one unkeyed limit (the account's is shared by every function)."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = 0
+
+
 @dataclass(frozen=True)
 class KeyedLimit:
     limit: int
@@ -106,11 +115,10 @@ class ConcurrencyConfig:
         return cls(account_limit, function_limit, tuple(keyed))
 
     def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:
-        fn_id = ctx.function.id
-        account = ctx.shared_state("concurrency:account", Counter)
-        constraints: list[Constraint] = [LimitConstraint(account, "account", self.account_limit, "account")]
+        account = ctx.shared_state("concurrency:account", Tally)
+        constraints: list[Constraint] = [LimitConstraint(account, "account", self.account_limit)]
         if self.function_limit is not None:
-            constraints.append(LimitConstraint(Counter(), "function", self.function_limit, fn_id))
+            constraints.append(LimitConstraint(Tally(), "function", self.function_limit))
         for k in self.keyed:
             if k.scope == "fn":
                 counter = Counter()
@@ -125,25 +133,23 @@ class LimitConstraint(Constraint):
 
     stop = True
 
-    def __init__(self, counter: Counter, reason: str, limit: int, slot: str) -> None:
-        self.counter = counter
+    def __init__(self, tally: Tally, reason: str, limit: int) -> None:
+        self.tally = tally
         self.reason = reason
         self.limit = limit
-        self.slot = slot
         self.refusal = Refusal(reason, stop=True)
-        counter.used.setdefault(slot, 0)
 
     def check(self, item, now: float) -> Refusal | None:
-        return self.refusal if self.counter.used[self.slot] >= self.limit else None
+        return self.refusal if self.tally.used >= self.limit else None
 
     def acquire(self, item, now: float) -> None:
-        self.counter.used[self.slot] += 1
+        self.tally.used += 1
 
     def explain(self, item, now: float) -> str:
-        return f"{self.reason} limit: {self.counter.used[self.slot]}/{self.limit} in use"
+        return f"{self.reason} limit: {self.tally.used}/{self.limit} in use"
 
     def release(self, item, now: float) -> None:
-        self.counter.used[self.slot] -= 1
+        self.tally.used -= 1
 
 
 class KeyedConstraint(Constraint):

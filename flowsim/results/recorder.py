@@ -39,6 +39,10 @@ def waits_json(waits: dict[str, float] | None) -> str:
     """``json.dumps(waits, sort_keys=True)`` (reason → seconds, finite floats), or ``""``."""
     if not waits:
         return ""
+    if len(waits) == 1:       # the usual case: one reason
+        (k, v), = waits.items()
+        if type(k) is str and type(v) is float and v - v == 0.0:
+            return "{" + encode_basestring_ascii(k) + ": " + float.__repr__(v) + "}"
     if all(type(k) is str and isinstance(v, float) and v - v == 0.0 for k, v in waits.items()):
         return "{" + ", ".join(f"{encode_basestring_ascii(k)}: {float.__repr__(v)}"
                                for k, v in sorted(waits.items())) + "}"
@@ -58,6 +62,9 @@ class Recorder:
         self._event_appends = tuple(self.events[c].append for c in EVENT_COLUMNS)
         self._run_appends = tuple(self.runs[c].append for c in RUN_COLUMNS)
         self._step_appends = tuple(self.steps[c].append for c in STEP_COLUMNS)
+        # The columns an outcome fills in later, by row.
+        self._outcome_cols = (self.events["outcome"], self.events["run_id"], self.events["key"],
+                              self.events["reason"])
 
     # -- events ---------------------------------------------------------------------
     def event_row(self, event: Any, function_id: str) -> int:
@@ -72,18 +79,19 @@ class Recorder:
         run_id(None)
         key("")
         reason("")
-        return len(self.events["outcome"]) - 1
+        return len(self._outcome_cols[0]) - 1
 
     def set_outcome(self, row: int, outcome: str, run_id: str | None = None, reason: str = "",
                     key: str = "") -> None:
-        cols = self.events
-        if cols["outcome"][row] is not None:
+        outcomes, run_ids, keys, reasons = self._outcome_cols
+        if outcomes[row] is not None:
+            cols = self.events
             raise RuntimeError(f"event {cols['event_id'][row]} already has outcome {cols['outcome'][row]} "
                                f"for {cols['function_id'][row]}; refusing {outcome}")
-        cols["outcome"][row] = outcome
-        cols["run_id"][row] = run_id
-        cols["key"][row] = key
-        cols["reason"][row] = reason
+        outcomes[row] = outcome
+        run_ids[row] = run_id
+        keys[row] = key
+        reasons[row] = reason
 
     # -- runs -----------------------------------------------------------------------
     def run_row(self, run: Any, status: str) -> None:
@@ -100,7 +108,7 @@ class Recorder:
         status_(status)
         cancel_reason(run.cancel_reason)
         priority_factor(run.priority_factor)
-        keys(self.keys_json(run.keys))
+        keys(self.keys_json(run.keys) if run.keys else "{}")
 
     def keys_json(self, keys: dict[str, Any]) -> str:
         """``json.dumps(keys, sort_keys=True)``, memoised for string-valued keys (a few
@@ -131,13 +139,13 @@ class Recorder:
         a_ended(ended_at)
         a_status(status)
         a_blocked(blocked_by)
-        a_waits(waits_json(waits))
+        a_waits(waits_json(waits) if waits else "")
 
     # -- tables ---------------------------------------------------------------------
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The three tables. Consumes the buffers: each is released as soon as its
         DataFrame is built, so that the peak memory holds one copy of the rows, not two."""
-        self._event_appends = self._run_appends = self._step_appends = ()
+        self._event_appends = self._run_appends = self._step_appends = self._outcome_cols = ()
         events = pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
         self.events = {c: [] for c in EVENT_COLUMNS}
         runs = pd.DataFrame(self.runs, columns=list(RUN_COLUMNS))
