@@ -987,7 +987,7 @@ def _parse_problem(e: Any) -> str:
     return f"unexpected {what} at {where}"
 
 
-def key_value(expr: "Expr | None", event: Any, error_key: str = "<nil>") -> str:
+def key_value(expr: "Expr | None", event: Any, error_key: str | None = "<nil>") -> str | None:
     """The key of ``event`` under ``expr`` as Inngest buckets it (spec §2.1): the value
     formatted by :func:`key_string` (a missing field gives ``"false"``), ``error_key``
     when evaluation fails, ``""`` without an expression."""

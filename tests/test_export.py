@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from flowsim.errors import ScenarioError, ScenarioWarning
 from flowsim.export import batch_time_str, export_app, js_string, load_for_export, time_str, to_typescript
+from tests.test_analysis_cli import YAML
 from flowsim.scenario.load import load_scenario
 from flowsim.units import parse_duration
 
@@ -230,23 +231,7 @@ def test_js_string(text, literal):
     assert js_string(text) == literal
 
 
-VARIANTS = textwrap.dedent("""\
-    name: burst
-    seed: 3
-    horizon: 1m
-    platform: ideal
-    functions:
-      - id: f
-        triggers: [{event: go}]
-        concurrency: 2
-        steps: [{run: s, duration: {exponential: {mean: 1s}}}]
-    traffic:
-      - event: go
-        arrivals: {poisson: {rate: 1/s}}
-    variants:
-      three: {functions.f.concurrency: 3}
-      throttled: {functions.f.throttle: {limit: 4, period: 10s, key: event.data.user}}
-    """)
+VARIANTS = YAML + "  throttled: {functions.f.throttle: {limit: 4, period: 10s, key: event.data.user}}\n"
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from scipy import stats
 
 from tests.helpers import ev, run, scenario, step_times

@@ -104,8 +104,6 @@ def _index(node: yaml.Node, path: Path, source: Source, loader: yaml.SafeLoader)
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                dict: "a mapping", list: "a list"}
 
-_MISSING = object()
-
 
 class Node:
     """One value of the user's configuration, with its path and source for errors."""

@@ -73,7 +73,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from flowsim.expr import ExprEvalError, is_true, key_string
+from flowsim.expr import ExprEvalError, is_true, key_string, key_value
 from flowsim.results.recorder import OUTCOMES, STATUSES
 from flowsim.results.result import Result
 from flowsim.scenario.model import FunctionSpec, SleepStep
@@ -199,14 +199,9 @@ def matching(functions: Iterable[FunctionSpec], name: str) -> list[FunctionSpec]
 def _key(expr: Any, event: Event | None, on_error: str | None) -> str | None:
     """A key value as the engine forms it: ``key_string`` of the value; ``on_error`` (or
     ``None``: no key) when evaluation fails; ``""`` without an expression."""
-    if expr is None:
-        return ""
-    if event is None:
+    if expr is not None and event is None:
         return None
-    try:
-        return key_string(expr.on(event))
-    except ExprEvalError:
-        return on_error
+    return key_value(expr, event, on_error)
 
 
 def _fmt(t: float) -> str:
