@@ -96,7 +96,6 @@ class Tables:
         self.runs = runs[runs["event_at"] >= warmup] if warmup else runs
         self.steps = steps[steps["enqueued_at"] >= warmup] if warmup else steps
         self.work = self.steps[self.steps["kind"].isin(WORK_KINDS) & self.steps["started_at"].notna()]
-        self.all_work = steps[steps["kind"].isin(WORK_KINDS) & steps["started_at"].notna()]
         self._keys: dict[str, dict[str, Any]] | None = None
 
     def run_keys(self) -> dict[str, dict[str, Any]]:
@@ -154,9 +153,9 @@ def summarize(result: "Result", warmup: float = 0.0) -> dict[str, Any]:
         "throttle_delay": distribution(_delay_of(steps, "throttle:")),
         "throughput": float(len(completed) / t.span) if t.span else 0.0,
         "blocked_by": _counts(steps.loc[steps["blocked_by"] != "", "blocked_by"]),
-        "binding": binding(result, warmup).set_index("constraint").to_dict(orient="index"),
+        "binding": binding(result, warmup, t).set_index("constraint").to_dict(orient="index"),
         "concurrency": slot_use(t),
-        "fairness": fairness(result, warmup=warmup),
+        "fairness": fairness(result, warmup=warmup, tables=t),
         "functions": by_fn,
     }
 
@@ -192,15 +191,15 @@ def constraint_of(reason: str) -> tuple[str, str]:
     return reason, ""
 
 
-def binding(result: "Result", warmup: float = 0.0) -> pd.DataFrame:
+def binding(result: "Result", warmup: float = 0.0, tables: Tables | None = None) -> pd.DataFrame:
     """Which constraints delayed items, and by how much in total.
 
     One row per constraint (``account``, ``function``, ``concurrency:<expr>``,
     ``throttle``, ``peek_window``, ...) with the number of items it delayed, the total
     and mean delay it caused, its share of all delay, and the key value that suffered
-    most from it.
+    most from it. ``tables``: the already restricted tables, if the caller has them.
     """
-    t = Tables(result, warmup)
+    t = tables or Tables(result, warmup)
     steps = t.steps[t.steps["waits"] != ""]
     rows: dict[str, dict[str, Any]] = {}
     per_value: dict[tuple[str, str], float] = {}
@@ -304,20 +303,21 @@ def slot_use(t: Tables) -> dict[str, dict[str, Any]]:
     return out
 
 
-def key_labels(result: "Result") -> list[str]:
+def key_labels(t: Tables) -> list[str]:
     """The key labels runs carry (``concurrency[0]``, ``throttle``, ...), in first-seen order."""
     seen: dict[str, None] = {}
-    for k in result.runs["keys"]:
-        for label in json.loads(k):
+    for keys in t.run_keys().values():
+        for label in keys:
             seen.setdefault(label, None)
     return list(seen)
 
 
-def per_key(result: "Result", label: str | None = None, warmup: float = 0.0) -> pd.DataFrame:
+def per_key(result: "Result", label: str | None = None, warmup: float = 0.0,
+            tables: Tables | None = None) -> pd.DataFrame:
     """One row per key value of ``label`` (default: the first key runs carry): runs,
     completions, throughput, start-latency distribution and starvation."""
-    t = Tables(result, warmup)
-    labels = key_labels(result)
+    t = tables or Tables(result, warmup)
+    labels = key_labels(t)
     if label is None:
         if not labels:
             return pd.DataFrame()
@@ -370,15 +370,17 @@ def starvation(t: Tables, label: str) -> dict[str, float]:
     return out
 
 
-def fairness(result: "Result", label: str | None = None, warmup: float = 0.0) -> dict[str, Any]:
+def fairness(result: "Result", label: str | None = None, warmup: float = 0.0,
+             tables: Tables | None = None) -> dict[str, Any]:
     """Jain's indices across key values, the worst key's p99 and the longest starvation."""
-    table = per_key(result, label, warmup)
+    t = tables or Tables(result, warmup)
+    table = per_key(result, label, warmup, t)
     if table.empty:
         return {}
     worst = table.sort_values(["start_latency_p99", "key"], ascending=[False, True], na_position="last").iloc[0]
     starved = table.sort_values(["starvation", "key"], ascending=[False, True]).iloc[0]
     return {
-        "key": label or key_labels(result)[0],
+        "key": label or key_labels(t)[0],
         "keys": int(len(table)),
         "jain_throughput": jain(table["throughput"]),
         "jain_start_latency": jain(table["start_latency_mean"]),
