@@ -50,41 +50,53 @@ class DispatchOrder:
 
 
 class ScoreOrder(DispatchOrder):
-    """Inngest's order: ascending ``(score, seq)`` in one sorted list."""
+    """Inngest's order: ascending ``(score, seq)``, kept sorted in two parallel lists
+    (the keys, for bisection; the items, so that a window is one slice)."""
 
-    __slots__ = ("entries",)
+    __slots__ = ("keys", "items")
 
     def __init__(self) -> None:
-        self.entries: list[tuple[float, int, QueueItem]] = []
+        self.keys: list[tuple[float, int]] = []
+        self.items: list[QueueItem] = []
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.items)
 
     def push(self, item: QueueItem) -> int:
-        entries = self.entries
-        entry = (item.score, item.seq, item)
-        if not entries or entries[-1] < entry:
-            entries.append(entry)
-            return len(entries) - 1
-        i = bisect_left(entries, entry)
-        entries.insert(i, entry)
+        keys = self.keys
+        key = (item.score, item.seq)
+        if not keys or keys[-1] < key:
+            keys.append(key)
+            self.items.append(item)
+            return len(keys) - 1
+        i = bisect_left(keys, key)
+        keys.insert(i, key)
+        self.items.insert(i, item)
         return i
 
     def remove(self, item: QueueItem) -> None:
-        entries = self.entries
-        i = bisect_left(entries, (item.score, item.seq))
-        if i < len(entries) and entries[i][2] is item:
-            del entries[i]
+        keys = self.keys
+        i = bisect_left(keys, (item.score, item.seq))
+        if i < len(keys) and self.items[i] is item:
+            del keys[i]
+            del self.items[i]
 
     def window(self, n: int) -> list[QueueItem]:
-        return [e[2] for e in self.entries[:n]]
+        return self.items[:n]
 
     def started(self, items: list[QueueItem]) -> None:
         if len(items) == 1:
             self.remove(items[0])
             return
+        k = len(items)
+        if self.items[k - 1] is items[-1]:     # a subsequence of the window whose last is k-th: the first k
+            del self.keys[:k]
+            del self.items[:k]
+            return
         gone = set(map(id, items))
-        self.entries = [e for e in self.entries if id(e[2]) not in gone]
+        keep = [i for i, item in enumerate(self.items) if id(item) not in gone]
+        self.keys = [self.keys[i] for i in keep]
+        self.items = [self.items[i] for i in keep]
 
 
 class FunctionQueue:

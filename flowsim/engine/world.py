@@ -24,7 +24,6 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import simpy
 from simpy.core import NORMAL
-from simpy.events import Event as SimEvent, Timeout
 
 from flowsim.engine.pauses import Pause, PauseIndex
 from flowsim.engine.queue import FunctionQueue
@@ -41,13 +40,18 @@ from flowsim.traffic.sources import merge
 BLOCK = 256     # random draws are taken in blocks of this size, per stream
 
 
-class Handle:
-    """A scheduled callback that can be cancelled; afterwards, the world's pending walk
-    runs if nothing else is due before it (:meth:`World._flush_walk`)."""
+class Scheduled:
+    """A callback due at a simulated time, cancellable: its own entry in SimPy's event
+    queue (it has what ``Environment.step`` reads of an event: ``callbacks`` and
+    ``_ok``), which costs less than a ``Timeout`` with a callback appended. After it
+    runs, the world's pending walk runs if nothing else is due before it
+    (:meth:`World._flush_walk`)."""
 
-    __slots__ = ("fn", "args", "world", "cancelled")
+    __slots__ = ("callbacks", "fn", "args", "world", "cancelled")
+    _ok = True
 
     def __init__(self, fn: Callable[..., None], args: tuple, world: "World") -> None:
+        self.callbacks = _FIRE
         self.fn = fn
         self.args = args
         self.world = world
@@ -56,30 +60,16 @@ class Handle:
     def cancel(self) -> None:
         self.cancelled = True
 
-    def __call__(self, _event: Any) -> None:
-        if not self.cancelled:
-            self.fn(*self.args)
-            world = self.world
-            if world._walk_eid is not None:
-                world._flush_walk()
 
-
-class _Call:
-    """A callback on a SimPy event that calls ``fn(*args)`` (cheaper than a closure),
-    then the world's pending walk if nothing else is due before it."""
-
-    __slots__ = ("fn", "args", "world")
-
-    def __init__(self, fn: Callable[..., None], args: tuple, world: "World") -> None:
-        self.fn = fn
-        self.args = args
-        self.world = world
-
-    def __call__(self, _event: Any) -> None:
-        self.fn(*self.args)
-        world = self.world
+def _fire(entry: Scheduled) -> None:
+    if not entry.cancelled:
+        entry.fn(*entry.args)
+        world = entry.world
         if world._walk_eid is not None:
             world._flush_walk()
+
+
+_FIRE = (_fire,)
 
 
 class Draws:
@@ -126,7 +116,7 @@ class FunctionRuntime:
         self.queue = FunctionQueue(constraints, world.platform.peek_size, ctx.dispatch)
         self.dirty = False
         self.blocked = False
-        self.wake: Handle | None = None
+        self.wake: Scheduled | None = None
         self.wake_at = float("inf")
         streams = world.streams
         self.durations: list[Draws | None] = []
@@ -186,12 +176,17 @@ class World:
         """The simulated time, in seconds since the start."""
         return self.env._now
 
-    def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> Handle:
+    def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> Scheduled:
         """Call ``fn(*args)`` at simulated time ``when`` (not before now); cancellable."""
-        handle = Handle(fn, args, self)
-        delay = when - self.env._now
-        Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(handle)
-        return handle
+        return self._schedule(when - self.env._now, fn, args)
+
+    def _schedule(self, delay: float, fn: Callable[..., None], args: tuple) -> Scheduled:
+        """Call ``fn(*args)`` after ``delay`` seconds (none if negative), in SimPy's order:
+        ``Timeout(env, delay)``'s place, at ``now + delay``, behind everything scheduled before."""
+        env = self.env
+        entry = Scheduled(fn, args, self)
+        heappush(env._queue, (env._now + (delay if delay > 0.0 else 0.0), NORMAL, next(env._eid), entry))
+        return entry
 
     def _advance(self, until: float) -> None:
         """Run every callback due before ``until`` (SimPy's ``run(until=...)``)."""
@@ -254,9 +249,7 @@ class World:
     def _next_arrival(self) -> None:
         event = next(self._traffic, None)
         if event is not None:
-            # Not cancellable, so a plain _Call; ties run in scheduling order.
-            delay = event.at - self.env._now
-            Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(_Call(self._arrive, (event,), self))
+            self._schedule(event.at - self.env._now, self._arrive, (event,))
 
     def _arrive(self, event: Event) -> None:
         self._next_arrival()
@@ -435,11 +428,7 @@ class World:
         """Put the pending walk on SimPy's heap now, with the place ``_mark`` took for it
         (what ``Environment.schedule`` does for a zero-delay event, with that sequence number)."""
         env = self.env
-        event = SimEvent(env)
-        event._ok = True
-        event._value = None
-        event.callbacks.append(_Call(self._walk_all, (), self))
-        heappush(env._queue, (env._now, NORMAL, self._walk_eid, event))
+        heappush(env._queue, (env._now, NORMAL, self._walk_eid, Scheduled(self._walk_all, (), self)))
         self._walk_eid = None
 
     def _walk_all(self) -> None:
@@ -507,8 +496,7 @@ class World:
             draws = fn.failures[index]
             failed = draws is not None and draws.next() < step.failure_rate
         item.duration = duration
-        delay = (now + duration) - now      # as call_at(now + duration) computes it, to the last bit
-        Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(_Call(self._end_item, (item, failed), self))
+        self._schedule((now + duration) - now, self._end_item, (item, failed))    # as call_at(now + duration)
 
     def _end_item(self, item: QueueItem, failed: bool) -> None:
         now = self.env._now

@@ -14,7 +14,9 @@ Two rules, both with the outcome ``duplicate`` and the key in the events table:
    that the singleton enqueue then skips (§1 step 9) has already taken it. A batch's run
    is keyed by ``<fn>-<batch id>``, unique per batch, so batch candidates are never
    duplicates. Events that never reach state creation (rate limited, debounced into
-   another run, singleton-skipped before it) take no key.
+   another run, singleton-skipped before it) take no key. Generated traffic numbers its
+   events uniquely, so for a scenario with only generated sources the rule can never
+   fire and is not installed (:func:`ids_may_repeat`).
 
 2. **``idempotency: "<expr>"``** (§5.1). Inngest's SDK layer rewrites it to
    ``RateLimit{limit: 1, period: 24h, key: expr}``, which *replaces* any configured
@@ -38,6 +40,7 @@ from flowsim.expr import Expr
 from flowsim.policies.base import ORDER_IDEMPOTENCY, BuildContext, Candidate, Constraint, Drop, EventStage, StageContext
 from flowsim.policies.ratelimit import RateLimitStage, format_at
 from flowsim.scenario.source import Node
+from flowsim.traffic.sources import GeneratedSource
 
 PERIOD = 86400.0            # consts.FunctionIdempotencyPeriod (24h)
 OUTCOME = "duplicate"
@@ -58,10 +61,19 @@ class IdempotencyConfig:
         return cls(node.expr("key is invalid: {error}"))      # validated as the rate limit it becomes (§5.1)
 
     def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:
-        stages: list[EventStage] = [EventIdStage()]
+        stages: list[EventStage] = [EventIdStage()] if ids_may_repeat(ctx.scenario.traffic) else []
         if self.key is not None:
             stages.append(IdempotencyKeyStage(self.key))
         return stages, ()
+
+
+def ids_may_repeat(traffic: Iterable[object]) -> bool:
+    """Whether two events of this traffic can share an id, so that the event-id rule can
+    ever drop one. Explicit and replayed events carry their own ids; a generated source
+    numbers its events ``<source>-<k>``, and since ``k`` is an integer (the part after the
+    last dash) and source names are unique, those ids never repeat: the rule is then a
+    no-op, and skipping it saves its memory (an entry per event for 24 h) and time."""
+    return not all(isinstance(source, GeneratedSource) for source in traffic)
 
 
 class IdempotencyKeyStage(RateLimitStage):

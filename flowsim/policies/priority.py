@@ -60,7 +60,21 @@ _VIEW_KEY = "priority:json-view"     # where an event keeps its JsonView, in Eve
 
 def _json_numbers(value: Any) -> Any:
     """``value`` with every number a float, as Go's ``encoding/json`` decodes it into ``any``."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    t = type(value)       # the usual JSON types first, by exact type (cheaper than the ABC checks)
+    if t is str or t is float or t is bool or value is None:
+        return value
+    if t is int:
+        return float(value)
+    if t is dict:
+        out = {}
+        for k, v in value.items():      # scalars inline: one call per container, not per value
+            t = type(v)
+            out[k] = v if t is str or t is float or t is bool or v is None else \
+                float(v) if t is int else _json_numbers(v)
+        return out
+    if t is list:
+        return [_json_numbers(v) for v in value]
+    if isinstance(value, bool) or isinstance(value, str):
         return value
     if isinstance(value, numbers.Real):
         return float(value)
@@ -77,19 +91,18 @@ class JsonView:
 
     It offers what :meth:`Expr.on` needs (``as_cel`` and a ``cache``), so each
     expression is still evaluated at most once per event; :func:`json_view` keeps one
-    view per event in the event's own cache.
+    view per event in the event's own cache. The view converts at once and keeps no
+    reference to its event, so that the two form no reference cycle (which only the
+    cyclic garbage collector could free: a cost per event).
     """
 
-    __slots__ = ("event", "cache", "_activation")
+    __slots__ = ("cache", "_activation")
 
     def __init__(self, event: Event) -> None:
-        self.event = event
         self.cache: dict[int, Any] = {}
-        self._activation: dict[str, Any] | None = None
+        self._activation: dict[str, Any] = _json_numbers(event.as_cel())
 
     def as_cel(self) -> dict[str, Any]:
-        if self._activation is None:
-            self._activation = _json_numbers(self.event.as_cel())
         return self._activation
 
 
