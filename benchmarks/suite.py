@@ -244,7 +244,9 @@ def million_child(events: int, tables: bool, summary: bool) -> None:
     result = simulate(sc, **kwargs)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    figures = {"events": result.events_in, "completed": int((result.runs["status"] == "completed").sum()),
+    completed = (int((result.runs["status"] == "completed").sum()) if tables
+                 else result.summary()["runs"]["completed"])
+    figures = {"events": result.events_in, "completed": completed,
                "wall": wall, "cpu": cpu, "peak_mb": peak / 1024, "base_mb": base / 1024, "summary_cpu": None}
     if summary:
         c1 = time.process_time()

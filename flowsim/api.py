@@ -11,32 +11,40 @@ from flowsim.engine.world import World
 from flowsim.errors import ScenarioError
 from flowsim.units import parse_duration
 from flowsim.results.result import LOG_COLUMNS, Result
+from flowsim.results.streaming import SummaryRecorder
 from flowsim.scenario.load import load_scenario
 from flowsim.scenario.model import Scenario
 
 
 def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], seed: int | None = None, *,
              explain: bool = False, warmup: float | str = 0.0,
-             progress: Callable[[float], None] | None = None) -> Result:
+             progress: Callable[[float], None] | None = None, tables: bool = True) -> Result:
     """Simulate ``scenario`` (a :class:`Scenario`, a YAML path or a dict) with ``seed``.
 
     ``seed`` defaults to the scenario's own. The same scenario and seed always give
     the same result. ``explain`` keeps the decision log in ``Result.log``; ``warmup``
     (seconds, a duration such as ``"10m"``, or a fraction of the horizon below 1)
     excludes the start of the run from every metric; ``progress`` is called with the
-    fraction of simulated time done.
+    fraction of simulated time done. ``tables=False`` keeps no rows, only the summary
+    folded as the simulation goes (memory flat in the number of runs, for long runs and
+    sweeps): the result's tables are empty and its percentiles approximate (see
+    :mod:`flowsim.results.streaming`).
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     warmup_s = parse_warmup(warmup, scenario.horizon)
     world = World(scenario, seed, explain=explain)
+    if not tables:
+        world.recorder = SummaryRecorder(scenario, warmup_s)
     recorder = world.run(progress=progress)
     events, runs, steps = recorder.tables()
     log = pd.DataFrame([(t, kind, msg, json.dumps(facts, sort_keys=True, default=str))
                         for t, kind, msg, facts in world.decisions], columns=list(LOG_COLUMNS))
+    summary = (recorder.summary(world.seed, world.events_in, world.events_unmatched)
+               if isinstance(recorder, SummaryRecorder) else None)
     return Result(scenario=scenario, seed=world.seed, horizon=scenario.horizon, events=events, runs=runs,
                   steps=steps, log=log, events_in=world.events_in, events_unmatched=world.events_unmatched,
-                  warmup=warmup_s)
+                  _summary=summary, warmup=warmup_s, summary_only=not tables)
 
 
 def parse_warmup(value: float | str, horizon: float) -> float:

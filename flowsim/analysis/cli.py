@@ -48,6 +48,8 @@ CLUSTER = typer.Option(None, "--cluster", metavar="ADDRESS",
 QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
 REPORT = typer.Option(None, "--report", metavar="DIR", help="Also write an HTML/Markdown report (figures from "
                       "one full run per variant or at the answer, with the first replication's seed).")
+SUMMARY_ONLY = typer.Option(False, "--summary-only", help="Simulate each replication summary-only: memory flat "
+                            "in the runs, no tables to build (faster); percentiles within 0.5% (see the README).")
 DEFAULT_SWEEP_METRICS = ("p50(start_latency)", "p99(start_latency)", "throughput")
 
 
@@ -56,7 +58,7 @@ def compare(scenarios: List[Path] = typer.Argument(..., help="Scenario YAML file
             out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory "
                                                    "(default runs/<name>-compare/)."),
             workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET,
-            report: Optional[Path] = REPORT) -> None:
+            report: Optional[Path] = REPORT, summary_only: bool = SUMMARY_ONLY) -> None:
     """Compare every variant of the scenarios side by side: mean and 95% CI of the headline metrics,
     and the difference to the first variant (paired over common random numbers)."""
     from flowsim.analysis.compare import compare as run_compare
@@ -64,7 +66,7 @@ def compare(scenarios: List[Path] = typer.Argument(..., help="Scenario YAML file
         overrides = [parse_assignment(s) for s in sets or []]
         with make_executor(workers, cluster) as executor:
             result = run_compare(scenarios, replications, sets=overrides, seed=seed, executor=executor,
-                                 progress=bar("compare"))
+                                 progress=bar("compare"), tables=not summary_only)
         target = write_tables(out_dir or Path("runs") / f"{result.name}-compare",
                               {"replications": result.rows, "summary": result.summary})
         if report is not None:
@@ -86,7 +88,7 @@ def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory "
                                                  "(default runs/<name>-sweep/)."),
           workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET,
-          report: Optional[Path] = REPORT) -> None:
+          report: Optional[Path] = REPORT, summary_only: bool = SUMMARY_ONLY) -> None:
     """Run every point of a grid of settings over the same seeds; write one row per point and
     replication, and a summary with 95% CIs."""
     from flowsim.analysis.sweep import parse_grid
@@ -99,7 +101,7 @@ def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         overrides = [parse_assignment(s) for s in sets or []]
         with make_executor(workers, cluster) as executor:
             result = run_sweep(scenario, dims, replications, variants=variants or [BASE], sets=overrides,
-                               seed=seed, executor=executor, progress=bar("sweep"))
+                               seed=seed, executor=executor, progress=bar("sweep"), tables=not summary_only)
         target = write_tables(out_dir or Path("runs") / f"{result.name}-sweep",
                               {"replications": result.rows, "summary": result.summary})
         if report is not None:
@@ -123,7 +125,7 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
          replications: int = REPLICATIONS, sets: Optional[List[str]] = SETS, seed: Optional[int] = SEED,
          out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/<name>-plan/)."),
          workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET,
-         report: Optional[Path] = REPORT) -> None:
+         report: Optional[Path] = REPORT, summary_only: bool = SUMMARY_ONLY) -> None:
     """Find the smallest value of a setting that meets every objective with 95% confidence
     (a bisection over LOW..HIGH), and say which objective binds at the answer."""
     from flowsim.analysis.plan import Objective, parse_vary
@@ -134,7 +136,7 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         overrides = [parse_assignment(s) for s in sets or []]
         with make_executor(workers, cluster) as executor:
             result = run_plan(scenario, rng, objectives, replications, variant=variant, sets=overrides,
-                              seed=seed, executor=executor, progress=bar("plan"))
+                              seed=seed, executor=executor, progress=bar("plan"), tables=not summary_only)
         document = {"scenario": result.name, "path": result.path, "low": result.low, "high": result.high,
                     "objectives": [o.text for o in result.objectives], "replications": replications,
                     "answer": result.answer, "binding": result.binding, "constraint": result.constraint,

@@ -38,8 +38,10 @@ class Comparison:
 
 def compare(scenarios: Sequence[ScenarioInput], replications: int = 10, *, sets: Sequence[Override] = (),
             seed: int | None = None, executor: Executor | None = None,
-            progress: Progress | None = None) -> Comparison:
-    """Run every variant of every scenario over the same ``replications`` seeds and compare them."""
+            progress: Progress | None = None, tables: bool = True) -> Comparison:
+    """Run every variant of every scenario over the same ``replications`` seeds and compare them.
+
+    ``tables=False`` simulates summary-only (:func:`flowsim.simulate`): flat memory and no table building, percentiles within 0.5%."""
     if not scenarios:
         raise ScenarioError("at least one scenario is needed")
     bases = [Base.load(s, sets) for s in scenarios]
@@ -54,7 +56,7 @@ def compare(scenarios: Sequence[ScenarioInput], replications: int = 10, *, sets:
                 labels.append(prefix if variant == BASE else f"{prefix}/{variant}")
             specs.append(base.spec(overrides))
     seed_list = seeds(bases[0].scenario.seed if seed is None else seed, replications)
-    results = run_specs(specs, seed_list, executor, progress)
+    results = run_specs(specs, seed_list, executor, progress, tables)
     rows = tidy([{"variant": v} for v in labels], seed_list, results)
     return Comparison(bases[0].name, labels, rows, _with_differences(rows, summarize(rows, "variant"), labels),
                       specs, seed_list)

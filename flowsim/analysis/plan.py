@@ -150,8 +150,10 @@ class Plan:
 def plan(scenario: ScenarioInput, vary: tuple[str, int, int], objectives: Sequence[Objective | str],
          replications: int = 10, *, variant: str = BASE, sets: Sequence[Override] = (),
          seed: int | None = None, executor: Executor | None = None,
-         progress: Progress | None = None) -> Plan:
-    """Find the smallest value of ``vary`` = (path, low, high) meeting every objective."""
+         progress: Progress | None = None, tables: bool = True) -> Plan:
+    """Find the smallest value of ``vary`` = (path, low, high) meeting every objective.
+
+    ``tables=False`` simulates summary-only (:func:`flowsim.simulate`): flat memory and no table building, percentiles within 0.5%."""
     path, low, high = vary
     objs = [o if isinstance(o, Objective) else Objective.parse(o) for o in objectives]
     if not objs:
@@ -169,7 +171,7 @@ def plan(scenario: ScenarioInput, vary: tuple[str, int, int], objectives: Sequen
         spec = specs[value] = base.spec(variant_overrides + (Override(path, value, "--vary"),))
         offset = len(done) * len(seed_list)
         report = (lambda d, _t: progress(offset + d, budget)) if progress else None
-        done[value] = run_specs([spec], seed_list, executor, report)[0]
+        done[value] = run_specs([spec], seed_list, executor, report, tables)[0]
         cis[value] = [mean_ci(r[o.metric] for r in done[value]) for o in objs]
         verdicts[value] = all(o.met(ci) for o, ci in zip(objs, cis[value]))
         return verdicts[value]

@@ -65,8 +65,10 @@ def parse_grid(text: str) -> tuple[str, list[Any]]:
 
 def sweep(scenario: ScenarioInput, grid: Sequence[tuple[str, Sequence[Any]]], replications: int = 10, *,
           variants: Sequence[str] = (BASE,), sets: Sequence[Override] = (), seed: int | None = None,
-          executor: Executor | None = None, progress: Progress | None = None) -> Sweep:
-    """Run every point of ``grid`` (for each of ``variants``) over ``replications`` seeds."""
+          executor: Executor | None = None, progress: Progress | None = None, tables: bool = True) -> Sweep:
+    """Run every point of ``grid`` (for each of ``variants``) over ``replications`` seeds.
+
+    ``tables=False`` simulates summary-only (:func:`flowsim.simulate`): flat memory and no table building, percentiles within 0.5%."""
     paths = [p for p, _ in grid]
     if not grid:
         raise ScenarioError("a sweep needs at least one --grid PATH=V1,V2,...", field="--grid")
@@ -87,7 +89,7 @@ def sweep(scenario: ScenarioInput, grid: Sequence[tuple[str, Sequence[Any]]], re
             labels.append({"point": len(labels), "variant": variant,
                            **{p: _cell(v) for p, v in zip(paths, values)}})
             specs.append(base.spec(variant_overrides + overrides))
-    results = run_specs(specs, seed_list, executor, progress)
+    results = run_specs(specs, seed_list, executor, progress, tables)
     rows = tidy(labels, seed_list, results)
     return Sweep(base.name, paths, rows, summarize(rows, "point", ["variant", *paths]), specs, seed_list)
 

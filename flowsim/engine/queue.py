@@ -152,19 +152,13 @@ class FunctionQueue:
     def _scan(self, now: float, start: Callable[[QueueItem, list["Constraint"]], None], total: int) -> int:
         """One look at the window of the ``total`` (> 0) ready items; how many started."""
         window = self.order.window(self.peek_size)
-        n = len(window)
         started: list[QueueItem] = []
-        stop_reason: str | None = None
-        stopper: "Constraint | None" = None
         on_wait = self.on_wait
         refused = False
         retry_at = self.retry_at
         start_constraints, step_constraints = self.start_constraints, self.step_constraints
-        for item in window:
-            if stop_reason is not None:
-                if item.reason != stop_reason and item.note_reason(stop_reason, now) and on_wait is not None:
-                    on_wait(item, stopper, True)
-                continue
+        items = iter(window)
+        for item in items:
             constraints = start_constraints if item.is_start else step_constraints
             refusal = None
             for c in constraints:
@@ -181,14 +175,18 @@ class FunctionQueue:
             if item.reason != refusal.reason and item.note_reason(refusal.reason, now) and on_wait is not None:
                 on_wait(item, c, False)
             if refusal.stop:
+                # Nothing behind may start: the rest of the window waits behind this item.
                 stop_reason = refusal.reason
-                stopper = c
-            elif refusal.retry_at is not None and (retry_at is None or refusal.retry_at < retry_at):
+                for item in items:
+                    if item.reason != stop_reason and item.note_reason(stop_reason, now) and on_wait is not None:
+                        on_wait(item, c, True)
+                break
+            if refusal.retry_at is not None and (retry_at is None or refusal.retry_at < retry_at):
                 retry_at = refusal.retry_at
         if started:
             for item in started:
                 item.in_queue = False
             self.order.started(started)
         self.retry_at = retry_at
-        self.blocked = refused or total > n
+        self.blocked = refused or total > len(window)
         return len(started)

@@ -77,6 +77,8 @@ def build(results: Mapping[str, "Result"], out: Path, *, sweep: pd.DataFrame | N
     is the one whose time series and keys are drawn.
     """
     import flowsim
+    for result in results.values():
+        result.require_tables("a report")
     name, first = next(iter(results.items()))
     seeds = sorted({r.seed for r in results.values()})
     facts = [("scenario", first.scenario.name + (f" ({first.scenario.file})" if first.scenario.file else "")),

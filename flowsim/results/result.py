@@ -21,6 +21,10 @@ class Result:
     * ``steps`` — one row per step attempt, sleep and wait, with queue wait and
       ``blocked_by``;
     * ``log`` — the decisions taken, with ``explain=True``.
+
+    With ``summary_only`` (``simulate(..., tables=False)``) the three tables have no rows
+    and the summary was folded during the simulation: methods that need rows raise
+    :class:`TablesNotKept`.
     """
 
     scenario: "Scenario"
@@ -35,6 +39,7 @@ class Result:
     _summary: dict[str, Any] | None = field(default=None, repr=False)
 
     warmup: float = 0.0
+    summary_only: bool = False
 
     def summary(self) -> dict[str, Any]:
         """Headline metrics (counts, latency percentiles, slot use, binding constraints,
@@ -46,16 +51,35 @@ class Result:
 
     def binding(self) -> pd.DataFrame:
         """Which constraints delayed items and by how much (one row per constraint)."""
+        if self.summary_only:
+            table = pd.DataFrame.from_dict(self.summary()["binding"], orient="index", columns=[
+                "items", "total_delay", "mean_delay", "share", "worst_key", "worst_key_delay"])
+            return table.rename_axis("constraint").reset_index()
         from flowsim.results.metrics import binding
         return binding(self, self.warmup)
 
     def per_key(self, label: str | None = None) -> pd.DataFrame:
         """Per key value of ``label`` (``concurrency[0]``, ``throttle``...): runs, throughput,
         start-latency percentiles and starvation."""
+        self.require_tables("per_key()")
         from flowsim.results.metrics import per_key
         return per_key(self, label, self.warmup)
 
     def timeseries(self, bin: float = 60.0) -> pd.DataFrame:
         """Arrivals, starts, completions, queue depth and slots in use per time bin and function."""
+        self.require_tables("timeseries()")
         from flowsim.results.metrics import timeseries
         return timeseries(self, bin)
+
+    def require_tables(self, what: str) -> None:
+        """Refuse ``what`` on a summary-only result, whose tables have no rows."""
+        if self.summary_only:
+            raise TablesNotKept(what)
+
+
+class TablesNotKept(RuntimeError):
+    """A per-row view of a result simulated with ``tables=False``."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs the per-row tables, but this result was simulated summary-only; "
+                         "run flowsim.simulate(..., tables=True) (the CLI: without --summary-only)")

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Iterator
 
 from flowsim.errors import ScenarioError
-from flowsim.results.result import Result
+from flowsim.results.result import Result, TablesNotKept
 
 FORMATS = ("csv", "parquet")
 
 
 def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") -> Path:
     """Write ``events``, ``runs``, ``steps`` (CSV or Parquet) and ``summary.json``."""
+    if result.summary_only:
+        raise TablesNotKept("writing the tables")
     if fmt not in FORMATS:
         raise ScenarioError(f"unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}", field="--format")
     if fmt == "parquet":
@@ -40,10 +42,23 @@ def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") 
                 df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n", float_format="%.9g")
             else:
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
-        with open(tmp / "summary.json", "w", encoding="utf-8") as fh:
-            json.dump(result.summary(), fh, indent=2, sort_keys=False)
-            fh.write("\n")
+        _write_summary(result, tmp)
     return target
+
+
+def write_summary(result: Result, out: str | os.PathLike[str]) -> Path:
+    """Write ``summary.json`` alone into the directory ``out`` (replaced atomically): the
+    output of a summary-only result (``simulate(..., tables=False)``)."""
+    target = Path(out)
+    with atomic_dir(target) as tmp:
+        _write_summary(result, tmp)
+    return target
+
+
+def _write_summary(result: Result, directory: Path) -> None:
+    with open(directory / "summary.json", "w", encoding="utf-8") as fh:
+        json.dump(result.summary(), fh, indent=2, sort_keys=False)
+        fh.write("\n")
 
 
 @contextmanager
