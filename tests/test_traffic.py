@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from itertools import islice
+from itertools import chain, islice
 
 import numpy as np
 import pytest
@@ -13,9 +13,11 @@ from scipy import stats
 from flowsim.errors import ScenarioError
 from flowsim.scenario.source import Node, load_yaml
 from flowsim.streams import Streams
+from flowsim.expr import compile_expr
 from flowsim.traffic.arrivals import CHUNK, parse_arrivals
-from flowsim.traffic.data import parse_data
-from flowsim.traffic.sources import merge, parse_traffic
+from flowsim.traffic.data import parse_data, records
+from flowsim.traffic.event import NO_USER, Event
+from flowsim.traffic.sources import GeneratedSource, merge, parse_traffic
 
 
 def node(text: str, key: str) -> Node:
@@ -28,7 +30,7 @@ def arrivals(text: str):
 
 
 def times(proc, start: float, end: float, seed: int = 1) -> np.ndarray:
-    return np.array(list(proc.times(np.random.default_rng(seed), start, end)))
+    return np.array(list(chain.from_iterable(proc.blocks(np.random.default_rng(seed), start, end))))
 
 
 def assert_count(count: int, expected: float) -> None:
@@ -157,9 +159,9 @@ def test_diurnal_shape_follows_the_rate():
 ])
 def test_times_are_lazy(text):
     began = time.perf_counter()
-    it = arrivals(text).times(np.random.default_rng(1), 0, 1e9)
-    first = list(islice(it, 10))
-    assert isinstance(it, Iterator)
+    blocks = arrivals(text).blocks(np.random.default_rng(1), 0, 1e9)
+    first = list(islice(chain.from_iterable(blocks), 10))
+    assert isinstance(blocks, Iterator)
     assert len(first) == 10 and first == sorted(first)
     assert time.perf_counter() - began < 0.5
 
@@ -263,6 +265,21 @@ data:
     assert rows["address"] == [{"city": "Paris", "zip": "75001"}] * 2
     assert rows["escaped"] == [{"choice": "a"}] * 2
     assert rows["customer"] == [{"tier": "gold", "region": "eu"}] * 2
+
+
+def test_records_build_one_dict_per_row_in_field_order():
+    assert records(["b", "a"])([1, 2], ["x", "y"]) == [{"b": 1, "a": "x"}, {"b": 2, "a": "y"}]
+    assert list(records(["b", "a"])([1], ["x"])[0]) == ["b", "a"]
+    assert records(["only"])([7, 8]) == [{"only": 7}, {"only": 8}]
+    odd = ["user-id", "class", "a b", "{}", "k0"]       # names are values, never code
+    assert records(odd)(*[[i] for i in range(5)]) == [dict(zip(odd, range(5)))]
+
+
+def test_choices_of_containers_are_fresh_per_event_and_scalars_plain():
+    picks = sample("{choice: [[1, 2], {a: 1}]}", n=50)
+    lists = [p for p in picks if isinstance(p, list)]
+    assert len(lists) > 1 and all(p == [1, 2] for p in lists) and lists[0] is not lists[1]
+    assert sorted(set(sample("{choice: [x, 3, true]}", n=200)), key=str) == [3, True, "x"]
 
 
 @pytest.mark.parametrize("text, message, field", [
@@ -419,6 +436,81 @@ traffic:
     events = run([source], horizon=3 * CHUNK / 1000 + 0.0005)
     assert [e.data["n"] for e in events] == list(range(3 * CHUNK + 1))
     assert all(e.ts == pytest.approx(e.at - 2) for e in events)
+
+
+class Batches:
+    """An arrival process that yields given times in lists of the given sizes."""
+
+    rate = 1.0
+
+    def __init__(self, times: list[float], sizes: list[int]) -> None:
+        self.times, self.sizes = times, sizes
+
+    def blocks(self, rng, start, end):
+        k = 0
+        for size in self.sizes:
+            yield self.times[k:k + size]
+            k += size
+
+
+class BlockSize:
+    """A data field whose value is the size of the block it was drawn for."""
+
+    def sample(self, rng, n, first=0):
+        return [n] * n
+
+
+def test_data_is_drawn_per_chunk_whatever_lists_the_arrival_process_yields():
+    n = 2 * CHUNK + 5
+    times_ = [i / 1000 for i in range(n)]
+    for sizes in ([n], [1, 0, CHUNK, CHUNK - 1, 5], [CHUNK, CHUNK, 3, 0, 2]):
+        source = GeneratedSource("s", "e", Batches(times_, sizes), {"n": BlockSize()})
+        events = list(source.events(Streams(1), 1e9))
+        assert [e.at for e in events] == times_
+        assert [e.data["n"] for e in events] == [CHUNK] * (2 * CHUNK) + [5] * 5
+
+
+def test_generated_events_share_only_read_only_empties():
+    bare, rich = traffic("traffic:\n  - {event: e, arrivals: {constant: {every: 1s}}}\n"
+                         "  - {event: e, arrivals: {constant: {every: 1s}}, data: {n: 1}}\n")
+    a, b = run([bare], horizon=2)
+    assert all(hasattr(a, slot) for slot in Event.__slots__)        # made without __init__
+    assert a.data == {} and a.data is b.data and a.user is NO_USER and b.user is NO_USER
+    c, d = run([rich], horizon=2)
+    assert c.data == d.data == {"n": 1} and c.data is not d.data
+    assert a.cache is not b.cache and a.durations is None
+    key = compile_expr("event.data.n + 1")
+    assert key.on(c) == 2 and c.cache and not d.cache
+    assert a.as_cel() == {"name": "e", "data": {}, "id": "t0-0", "ts": 0, "user": {}}
+    assert NO_USER == {}
+
+
+def test_a_lone_source_numbers_its_events():
+    (explicit,) = traffic("traffic:\n  - {name: x, events: [{at: 2s, name: e}, {at: 1s, name: e}]}\n")
+    assert [(e.id, e.seq) for e in run([explicit])] == [("x-0", 0), ("x-1", 1)]
+    (generated,) = traffic("traffic:\n  - {event: e, arrivals: {poisson: {rate: 5/s}}}\n")
+    events = run([generated], horizon=100)
+    assert [e.seq for e in events] == list(range(len(events))) and len(events) > 400
+
+
+def test_merge_matches_a_sort_by_time_position_and_index():
+    """Sources with many equal times: runs from one source stop at the others' heads."""
+    sources = traffic("""
+traffic:
+  - {name: a, event: e, arrivals: {constant: {every: 1s}}}
+  - {name: b, event: e, arrivals: {constant: {every: 500ms}}, start: 1s}
+  - {name: c, event: e, arrivals: {bursts: {every: 3s, size: 4}}}
+  - {name: d, event: e, arrivals: {poisson: {rate: 2/s}}, end: 20s}
+  - {name: e, events: [{at: 3s, name: e}, {at: 3s, name: e}, {at: 0s, name: e}]}
+  - {name: f, event: e, arrivals: {poisson: {rate: 0/s}}}
+""")
+    events = run(sources, horizon=30)
+    position = {s.name: p for p, s in enumerate(sources)}
+    alone = {s.name: [e.id for e in run([s], horizon=30)] for s in sources}
+    expected = sorted((e for e in events), key=lambda e: (e.at, position[e.source], alone[e.source].index(e.id)))
+    assert [e.id for e in events] == [e.id for e in expected]
+    assert [e.seq for e in events] == list(range(len(events)))
+    assert sum(map(len, alone.values())) == len(events) > 150
 
 
 def test_events_are_lazy():

@@ -1,8 +1,9 @@
 """Arrival processes: when a traffic source's events reach the platform.
 
-Each process yields increasing times in ``[start, end)`` lazily, drawing ``CHUNK``
-values at a time with numpy, so a day of traffic at thousands of events per second
-never sits in memory. Forms (rates as ``Node.rate`` reads them, durations as
+Each process yields increasing times in ``[start, end)`` lazily, a list at a time,
+drawing ``CHUNK`` values at a time with numpy, so a day of traffic at thousands of
+events per second never sits in memory, and a consumer iterates plain lists rather
+than resuming a generator per time. Forms (rates as ``Node.rate`` reads them, durations as
 ``Node.duration`` does, times measured from the start of the simulation):
 
 - ``{poisson: {rate: 20/s}}``: exponential gaps; a rate of 0 gives no events;
@@ -23,6 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from itertools import chain, islice
 from typing import Iterator, Protocol
 
 import numpy as np
@@ -42,22 +44,24 @@ class ArrivalProcess(Protocol):
         """The long-run mean number of events per second."""
         ...
 
-    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
-        """Increasing arrival times in ``[start, end)``, generated lazily from ``rng``."""
+    def blocks(self, rng: np.random.Generator, start: float, end: float) -> Iterator[list[float]]:
+        """Increasing arrival times in ``[start, end)``, generated lazily from ``rng``, in
+        consecutive lists of any length (possibly empty)."""
         ...
 
 
-def _poisson(rng: np.random.Generator, rate: float, start: float, end: float) -> Iterator[float]:
+def _poisson(rng: np.random.Generator, rate: float, start: float, end: float) -> Iterator[list[float]]:
+    """Poisson times in lists of ``CHUNK``, the last one shorter."""
     if rate <= 0:
         return
     t = start
     while t < end:
         chunk = t + np.cumsum(rng.exponential(1.0 / rate, CHUNK))
-        yield from chunk[chunk < end].tolist()
+        yield chunk[chunk < end].tolist()
         t = chunk[-1]
 
 
-def _sorted_uniforms(rng: np.random.Generator, n: int, low: float, width: float) -> Iterator[float]:
+def _sorted_uniforms(rng: np.random.Generator, n: int, low: float, width: float) -> Iterator[np.ndarray]:
     """``n`` sorted uniforms on ``[low, low + width)``, a chunk at a time.
 
     Sequential order statistics: given the ``i`` smallest, the remaining ``m`` points
@@ -70,7 +74,7 @@ def _sorted_uniforms(rng: np.random.Generator, n: int, low: float, width: float)
     while remaining > 0:
         k = min(CHUNK, remaining)
         logs = log_left - np.cumsum(rng.standard_exponential(k) / np.arange(remaining, remaining - k, -1))
-        yield from (low - width * np.expm1(logs)).tolist()
+        yield low - width * np.expm1(logs)
         log_left = float(logs[-1])
         remaining -= k
 
@@ -79,7 +83,7 @@ def _sorted_uniforms(rng: np.random.Generator, n: int, low: float, width: float)
 class Poisson:
     rate: float
 
-    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+    def blocks(self, rng: np.random.Generator, start: float, end: float) -> Iterator[list[float]]:
         return _poisson(rng, self.rate, start, end)
 
 
@@ -92,12 +96,12 @@ class Constant:
     def rate(self) -> float:
         return 1.0 / self.interval
 
-    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+    def blocks(self, rng: np.random.Generator, start: float, end: float) -> Iterator[list[float]]:
         first = start + self.offset
         k = 0
         while True:
             chunk = first + self.interval * np.arange(k, k + CHUNK)
-            yield from chunk[chunk < end].tolist()
+            yield chunk[chunk < end].tolist()
             if chunk[-1] >= end:
                 return
             k += CHUNK
@@ -115,18 +119,26 @@ class Bursts:
     def rate(self) -> float:
         return self.base + self.size / self.every
 
-    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+    def blocks(self, rng: np.random.Generator, start: float, end: float) -> Iterator[list[float]]:
         # Two child streams, so the base traffic and the bursts do not move each other's dice.
         base_rng, burst_rng = rng.spawn(2)
-        return heapq.merge(_poisson(base_rng, self.base, start, end), self._bursts(burst_rng, start, end))
+        bursts = self._bursts(burst_rng, start, end)
+        if self.base <= 0:
+            return bursts
+        # Stable: a base time equal to a burst time comes first.
+        times = heapq.merge(chain.from_iterable(_poisson(base_rng, self.base, start, end)),
+                            chain.from_iterable(bursts))
+        return iter(lambda: list(islice(times, CHUNK)), [])
 
-    def _bursts(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+    def _bursts(self, rng: np.random.Generator, start: float, end: float) -> Iterator[list[float]]:
         j = 0
         while (b := start + self.offset + j * self.every) < end:
-            for t in _sorted_uniforms(rng, self.size, b, self.spread):
-                if t >= end:
+            for chunk in _sorted_uniforms(rng, self.size, b, self.spread):
+                over = np.flatnonzero(chunk >= end)
+                if over.size:                    # the window ends here: up to the first time past it
+                    yield chunk[:over[0]].tolist()
                     return
-                yield t
+                yield chunk.tolist()
             j += 1
 
 
@@ -141,7 +153,7 @@ class Diurnal:
     def rate(self) -> float:
         return self.mean
 
-    def times(self, rng: np.random.Generator, start: float, end: float) -> Iterator[float]:
+    def blocks(self, rng: np.random.Generator, start: float, end: float) -> Iterator[list[float]]:
         top = self.mean * (1 + self.amplitude)
         if top <= 0:
             return
@@ -150,7 +162,7 @@ class Diurnal:
             candidates = t + np.cumsum(rng.exponential(1.0 / top, CHUNK))
             rate = self.mean * (1 + self.amplitude * np.cos(2 * math.pi * (candidates - self.peak) / self.period))
             keep = (rng.random(CHUNK) * top < rate) & (candidates < end)
-            yield from candidates[keep].tolist()
+            yield candidates[keep].tolist()
             t = candidates[-1]
 
 

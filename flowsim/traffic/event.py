@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The ``user`` of every event that has none (one shared dict instead of one per event).
+NO_USER: dict[str, Any] = {}
+
 
 class Event:
     """One incoming event, in Inngest's shape.
@@ -14,8 +17,13 @@ class Event:
     each expression already evaluated on this event, so that every expression is
     evaluated at most once per event. ``durations`` optionally overrides the duration
     of named steps (replayed traces that carry real durations).
+
+    An event without ``user`` shares one empty dict with all such events, and the events
+    of a generated source without data fields share one empty ``data``: treat ``data``,
+    ``user`` and ``durations`` as read-only (nothing in flowsim writes to them).
     """
 
+    # GeneratedSource.events (flowsim.traffic.sources) sets every slot itself: keep it in step.
     __slots__ = ("at", "name", "data", "id", "ts", "user", "seq", "source", "cache", "durations", "_activation")
 
     def __init__(self, at: float, name: str, data: dict[str, Any] | None = None, id: str = "",
@@ -26,7 +34,7 @@ class Event:
         self.data = data if data is not None else {}
         self.id = id
         self.ts = self.at if ts is None else float(ts)
-        self.user = user if user is not None else {}
+        self.user = user if user is not None else NO_USER
         self.seq = seq
         self.source = source
         self.durations = durations

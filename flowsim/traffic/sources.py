@@ -40,7 +40,6 @@ from __future__ import annotations
 import copy
 import heapq
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
@@ -49,8 +48,8 @@ from flowsim.distributions import Distribution, parse_distribution, signed_durat
 from flowsim.scenario.source import Node
 from flowsim.streams import Streams
 from flowsim.traffic.arrivals import CHUNK, ArrivalProcess, parse_arrivals
-from flowsim.traffic.data import FieldGenerator, parse_data
-from flowsim.traffic.event import Event
+from flowsim.traffic.data import FieldGenerator, parse_data, records
+from flowsim.traffic.event import NO_USER, Event
 from flowsim.traffic.replay import parse_replay
 
 
@@ -67,6 +66,10 @@ class TrafficSource(Protocol):
         ...
 
 
+#: The ``data`` of every event of a generated source without data fields.
+_NO_DATA: dict[str, Any] = {}
+
+
 @dataclass(frozen=True)
 class GeneratedSource:
     name: str
@@ -78,20 +81,60 @@ class GeneratedSource:
     ts_offset: Distribution | None = None
 
     def events(self, streams: Streams, horizon: float) -> Iterator[Event]:
+        """The events, numbered by ``seq`` = their index in this source (what :func:`merge`
+        assigns when this is the only source).
+
+        Each is made without ``Event.__init__``, whose conversions and defaults it does not
+        need (times are floats already): that costs about half as much per event.
+        """
         end = horizon if self.end is None else min(self.end, horizon)
-        times = self.arrivals.times(streams[f"arrivals:{self.name}"], self.start, end)
-        rngs = {field: streams[f"data:{self.name}/{field}"] for field in self.data}
+        blocks = _chunks(self.arrivals.blocks(streams[f"arrivals:{self.name}"], self.start, end))
+        fields = [(streams[f"data:{self.name}/{field}"], gen) for field, gen in self.data.items()]
+        build = records(list(self.data)) if self.data else None
+        offsets = streams[f"ts:{self.name}"] if self.ts_offset is not None else None
+        name, source, prefix = self.event, self.name, f"{self.name}-"
+        new = object.__new__
         k = 0
-        while block := list(islice(times, CHUNK)):
+        for block in blocks:
             n = len(block)
-            columns = [(field, gen.sample(rngs[field], n, k)) for field, gen in self.data.items()]
+            datas = build(*[gen.sample(rng, n, k) for rng, gen in fields]) if build else [_NO_DATA] * n
             ts = block
             if self.ts_offset is not None:
-                ts = (np.asarray(block) + self.ts_offset.sample(streams[f"ts:{self.name}"], n)).tolist()
-            for i, at in enumerate(block):
-                yield Event(at, self.event, {field: column[i] for field, column in columns},
-                            id=f"{self.name}-{k + i}", ts=ts[i], source=self.name)
+                ts = (np.asarray(block) + self.ts_offset.sample(offsets, n)).tolist()
+            for seq, at, t, data in zip(range(k, k + n), block, ts, datas):
+                event = new(Event)
+                event.at = at
+                event.name = name
+                event.data = data
+                event.id = f"{prefix}{seq}"
+                event.ts = t
+                event.user = NO_USER
+                event.seq = seq
+                event.source = source
+                event.durations = None
+                event.cache = {}
+                event._activation = None
+                yield event
             k += n
+
+
+def _chunks(blocks: Iterator[list[float]]) -> Iterator[list[float]]:
+    """The same times in lists of exactly ``CHUNK`` (the last one shorter, never empty).
+
+    Data is drawn per such block, whatever lists the arrival process yields, so that the
+    values do not depend on how a process happens to batch its times.
+    """
+    pending: list[float] = []
+    for block in blocks:
+        if not pending and len(block) == CHUNK:
+            yield block
+            continue
+        pending += block
+        while len(pending) >= CHUNK:
+            yield pending[:CHUNK]
+            del pending[:CHUNK]
+    if pending:
+        yield pending
 
 
 @dataclass(frozen=True)
@@ -103,22 +146,66 @@ class ExplicitSource:
         for spec in self.specs:
             if spec["at"] >= horizon:
                 return
-            yield Event(**copy.deepcopy(spec), source=self.name)
+            # Each event gets its own data, user and durations (the only containers).
+            fresh = {key: copy.deepcopy(value) if isinstance(value, dict) else value for key, value in spec.items()}
+            yield Event(**fresh, source=self.name)
 
 
 def merge(sources: list[TrafficSource], streams: Streams, horizon: float) -> Iterator[Event]:
-    """All sources' events in order of ``(at, source position, index in source)``.
+    """All sources' events in order of ``(at, source position, index in source)``, lazily.
 
-    Assigns ``Event.seq`` = 0, 1, 2, ... in that order: the global tie-breaker.
+    Assigns ``Event.seq`` = 0, 1, 2, ... in that order: the global tie-breaker. A lone
+    generated source numbers its own events, so its events come straight through.
     """
-    def keyed(position: int, events: Iterator[Event]) -> Iterator[tuple[float, int, int, Event]]:
-        for index, event in enumerate(events):
-            yield event.at, position, index, event
+    if len(sources) == 1:
+        if isinstance(sources[0], GeneratedSource):
+            return sources[0].events(streams, horizon)
+        return _numbered(sources[0], streams, horizon)
+    return _merged(sources, streams, horizon)
 
-    merged = heapq.merge(*(keyed(p, s.events(streams, horizon)) for p, s in enumerate(sources)))
-    for seq, (_, _, _, event) in enumerate(merged):
+
+def _numbered(source: TrafficSource, streams: Streams, horizon: float) -> Iterator[Event]:
+    for seq, event in enumerate(source.events(streams, horizon)):
         event.seq = seq
         yield event
+
+
+def _merged(sources: list[TrafficSource], streams: Streams, horizon: float) -> Iterator[Event]:
+    """Each source's next event in a heap keyed by ``(at, position)``; the source on top
+    yields a run of events, until its next one comes after the head of another source.
+
+    A source has one event in the heap at a time, so its own events keep their order
+    without an index, and an event inside a run costs a comparison, not heap operations.
+    """
+    heap: list[tuple[float, int, Event, Iterator[Event]]] = []
+    for position, source in enumerate(sources):
+        events = source.events(streams, horizon)
+        first = next(events, None)
+        if first is not None:
+            heap.append((first.at, position, first, events))
+    heapq.heapify(heap)
+    seq = 0
+    while len(heap) > 1:
+        _, position, event, events = heapq.heappop(heap)
+        bound, rival = heap[0][0], heap[0][1]
+        while True:
+            event.seq = seq
+            seq += 1
+            yield event
+            event = next(events, None)
+            if event is None:
+                break
+            at = event.at
+            if at > bound or (at == bound and position > rival):
+                heapq.heappush(heap, (at, position, event, events))
+                break
+    if heap:
+        _, _, event, events = heap[0]
+        event.seq = seq
+        yield event
+        for seq, event in enumerate(events, seq + 1):
+            event.seq = seq
+            yield event
 
 
 _GENERATED = ("name", "event", "arrivals", "data", "start", "end", "ts_offset")
