@@ -2,7 +2,10 @@
 and end computed by hand (spec §3.2, §3.3, §10)."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
+
+import flowsim
 
 from tests.helpers import by_event, ev, run, scenario, step_times
 
@@ -178,3 +181,24 @@ def test_horizon_leaves_pending(horizon, statuses):
     assert r.runs["status"].value_counts().to_dict() == statuses
     if horizon == 5:
         assert sorted(r.steps["status"]) == ["pending", "running"]
+
+
+def test_an_account_limit_that_cannot_bind_is_left_out_with_the_same_result(monkeypatch):
+    from flowsim.policies import concurrency
+    from flowsim.engine.world import World
+    fns = [{"id": f, "triggers": [{"event": "go"}], "concurrency": 2,
+            "steps": [{"run": "s", "duration": {"exponential": {"mean": "3s"}}}]} for f in ("a", "b")]
+    traffic = [{"event": "go", "arrivals": {"poisson": {"rate": "1/s"}}}]
+    within = flowsim.load_scenario(scenario(fns, traffic=traffic, horizon="10m", account={"concurrency": 5}))
+    # At 2 + 2 = 4 the account is reached when both functions are full, and refuses first.
+    beyond = flowsim.load_scenario(scenario(fns, traffic=traffic, horizon="10m", account={"concurrency": 4}))
+    names = lambda sc: [type(c).__name__ + ":" + getattr(c, "reason", "") for c in World(sc).functions[0].constraints]
+    assert names(within) == ["LimitConstraint:function"]        # 2 + 2 < 5: never refuses
+    assert names(beyond) == ["LimitConstraint:account", "LimitConstraint:function"]
+    left_out = flowsim.simulate(within)
+    monkeypatch.setattr(concurrency, "account_never_binds", lambda scenario, limit: False)
+    kept = flowsim.simulate(within)
+    for a, b in ((left_out.events, kept.events), (left_out.runs, kept.runs), (left_out.steps, kept.steps)):
+        pd.testing.assert_frame_equal(a, b)
+    assert left_out.summary() == kept.summary()
+    assert (kept.steps["blocked_by"] != "account").all() and (left_out.steps["blocked_by"] == "function").any()
