@@ -130,6 +130,11 @@ def run_flowsim(scenario: Scenario) -> int:
     return int((result.runs["status"] == "completed").sum())
 
 
+def run_flowsim_summary(scenario: Scenario) -> int:
+    """flowsim summary-only (``tables=False``): the summary folded as it goes, no tables."""
+    return simulate(scenario, tables=False).summary()["runs"]["completed"]
+
+
 def run_simpy(c: int, horizon: float, steps: int = 1, seed: int = 1) -> int:
     """The plain SimPy model: a process per customer; each step requests the resource again."""
     env = simpy.Environment()
@@ -182,6 +187,7 @@ def bench_mmc(customers: int, repeat: int, servers: tuple[int, ...]) -> None:
         sc = mmc_scenario(c, customers)
         contenders: dict[str, Callable[[], int]] = {
             "flowsim": lambda: run_flowsim(sc),
+            "summary": lambda: run_flowsim_summary(sc),
             "simpy": lambda: run_simpy(c, sc.horizon),
         }
         if have_ciw():
@@ -189,24 +195,28 @@ def bench_mmc(customers: int, repeat: int, servers: tuple[int, ...]) -> None:
         r = interleaved(contenders, repeat)
         rate = {k: n / t for k, (t, n) in r.items()}
         ciw_rate = rate.get("ciw")
-        rows.append([f"c={c}", f"{customers:,}", f"{rate['flowsim']:,.0f}", f"{rate['simpy']:,.0f}",
-                     "n/a" if ciw_rate is None else f"{ciw_rate:,.0f}", f"{rate['flowsim'] / rate['simpy']:.2f}",
-                     "n/a" if ciw_rate is None else f"{rate['flowsim'] / ciw_rate:.2f}"])
+        for mode, label in (("flowsim", "tables"), ("summary", "summary only")):
+            rows.append([f"c={c}", label, f"{customers:,}", f"{rate[mode]:,.0f}", f"{rate['simpy']:,.0f}",
+                         "n/a" if ciw_rate is None else f"{ciw_rate:,.0f}", f"{rate[mode] / rate['simpy']:.2f}",
+                         "n/a" if ciw_rate is None else f"{rate[mode] / ciw_rate:.2f}"])
     table(f"1. One-step M/M/c at {LOAD:.0%} load: customers completed per CPU second (median of {repeat})",
-          ["system", "customers", "flowsim/s", "simpy/s", "ciw/s", "flowsim:simpy", "flowsim:ciw"], rows)
+          ["system", "flowsim mode", "customers", "flowsim/s", "simpy/s", "ciw/s", "flowsim:simpy", "flowsim:ciw"],
+          rows)
 
 
 def bench_steps3(customers: int, repeat: int, servers: tuple[int, ...]) -> None:
     rows = []
     for c in servers:
         sc = mmc_scenario(c, customers, steps=3)
-        r = interleaved({"flowsim": lambda: run_flowsim(sc),
+        r = interleaved({"flowsim": lambda: run_flowsim(sc), "summary": lambda: run_flowsim_summary(sc),
                          "simpy": lambda: run_simpy(c, sc.horizon, steps=3)}, repeat)
         rate = {k: n / t for k, (t, n) in r.items()}
-        rows.append([f"c={c}", f"{customers:,}", f"{rate['flowsim']:,.0f}", f"{rate['simpy']:,.0f}",
-                     f"{rate['flowsim'] / rate['simpy']:.2f}"])
+        for mode, label in (("flowsim", "tables"), ("summary", "summary only")):
+            rows.append([f"c={c}", label, f"{customers:,}", f"{rate[mode]:,.0f}", f"{rate['simpy']:,.0f}",
+                         f"{rate[mode] / rate['simpy']:.2f}"])
     table(f"2. Three steps separated by {SLEEP:g} s sleeps, each re-acquiring a slot: runs completed per CPU "
-          f"second (median of {repeat})", ["system", "customers", "flowsim/s", "simpy/s", "flowsim:simpy"], rows)
+          f"second (median of {repeat})",
+          ["system", "flowsim mode", "customers", "flowsim/s", "simpy/s", "flowsim:simpy"], rows)
 
 
 # -- 3: the combined multi-tenant scenario at a million events -------------------------

@@ -323,16 +323,22 @@ def per_key(result: "Result", label: str | None = None, warmup: float = 0.0,
             return pd.DataFrame()
         label = labels[0]
     keys = t.run_keys()
-    runs = t.runs.copy()
-    runs["key"] = [keys[r].get(label, "") for r in runs["run_id"]]
-    runs["latency"] = start_latency(runs)
+    runs = t.runs
+    codes, values = pd.factorize(pd.Series([keys[r].get(label, "") for r in runs["run_id"]], dtype=object),
+                                 sort=True)
+    # Each key's rows in their table order (a stable sort), as a groupby would hand them over.
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]       # no key value (None) is no group, as in a groupby
+    bounds = np.searchsorted(codes[order], np.arange(len(values) + 1))
+    latency = start_latency(runs).to_numpy(dtype=float)[order]
+    done = np.bincount(codes[order], weights=(runs["status"] == "completed").to_numpy()[order],
+                       minlength=len(values))
     starving = starvation(t, label)
     rows = []
-    for value, g in runs.groupby("key", sort=True):
-        d = distribution(g["latency"])
-        done = int((g["status"] == "completed").sum())
-        rows.append({"key": value, "runs": len(g), "completed": done,
-                     "throughput": done / t.span if t.span else 0.0,
+    for i, value in enumerate(values):
+        d = distribution(latency[bounds[i]:bounds[i + 1]])
+        rows.append({"key": value, "runs": int(bounds[i + 1] - bounds[i]), "completed": int(done[i]),
+                     "throughput": int(done[i]) / t.span if t.span else 0.0,
                      **{f"start_latency_{k}": v for k, v in d.items() if k != "count"},
                      "starvation": starving.get(value, 0.0)})
     return pd.DataFrame(rows)
