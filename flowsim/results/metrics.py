@@ -101,7 +101,13 @@ class Tables:
     def run_keys(self) -> dict[str, dict[str, Any]]:
         """run id → evaluated keys (parsed once)."""
         if self._keys is None:
-            self._keys = {r: json.loads(k) for r, k in zip(self.result.runs["run_id"], self.result.runs["keys"])}
+            parsed: dict[str, dict[str, Any]] = {}      # each distinct JSON parsed once (read-only dicts)
+            self._keys = {}
+            for r, k in zip(self.result.runs["run_id"].tolist(), self.result.runs["keys"].tolist()):
+                value = parsed.get(k)
+                if value is None:
+                    value = parsed[k] = json.loads(k)
+                self._keys[r] = value
         return self._keys
 
 
@@ -203,7 +209,7 @@ def binding(result: "Result", warmup: float = 0.0, tables: Tables | None = None)
     steps = t.steps[t.steps["waits"] != ""]
     rows: dict[str, dict[str, Any]] = {}
     per_value: dict[tuple[str, str], float] = {}
-    for fn_id, w in zip(steps["function_id"], steps["waits"]):
+    for fn_id, w in zip(steps["function_id"].tolist(), steps["waits"].tolist()):
         for reason, seconds in json.loads(w).items():
             name, value = constraint_of(reason)
             name = f"{name}" if name not in ("function",) else f"function:{fn_id}"
@@ -324,7 +330,7 @@ def per_key(result: "Result", label: str | None = None, warmup: float = 0.0,
         label = labels[0]
     keys = t.run_keys()
     runs = t.runs
-    codes, values = pd.factorize(pd.Series([keys[r].get(label, "") for r in runs["run_id"]], dtype=object),
+    codes, values = pd.factorize(pd.Series([keys[r].get(label, "") for r in runs["run_id"].tolist()], dtype=object),
                                  sort=True)
     # Each key's rows in their table order (a stable sort), as a groupby would hand them over.
     order = np.argsort(codes, kind="stable")
@@ -349,7 +355,7 @@ def starvation(t: Tables, label: str) -> dict[str, float]:
     keys = t.run_keys()
     steps = t.steps[t.steps["kind"].isin(WORK_KINDS)]
     horizon = t.horizon
-    key_of = np.array([keys[r].get(label, "") for r in steps["run_id"]], dtype=object)
+    key_of = np.array([keys[r].get(label, "") for r in steps["run_id"].tolist()], dtype=object)
     enq = steps["enqueued_at"].to_numpy()
     start = steps["started_at"].fillna(horizon).to_numpy()
     end = steps["ended_at"].fillna(horizon).to_numpy()
@@ -364,15 +370,14 @@ def starvation(t: Tables, label: str) -> dict[str, float]:
         d = np.concatenate([np.ones(len(idx)), -np.ones(len(idx)), np.full(len(idx), 1e6), np.full(len(idx), -1e6)])
         o = np.lexsort((d, t_))
         t_, lvl = t_[o], np.cumsum(d[o])
-        starving = (lvl[:-1] > 0) & (lvl[:-1] < 1e6)
-        longest, run_start = 0.0, None
-        for j in range(len(t_) - 1):
-            if starving[j] and t_[j + 1] > t_[j]:
-                run_start = t_[j] if run_start is None else run_start
-                longest = max(longest, t_[j + 1] - run_start)
-            elif not starving[j] and t_[j + 1] > t_[j]:
-                run_start = None
-        out[str(key_sorted[bounds[i]])] = float(longest)
+        # Over the intervals of positive length, the longest stretch of consecutive starving
+        # ones (zero-length intervals neither start nor end a stretch).
+        j = np.flatnonzero(t_[1:] > t_[:-1])
+        starving = (lvl[j] > 0) & (lvl[j] < 1e6)
+        edges = np.diff(np.r_[False, starving, False].astype(np.int8))
+        first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+        longest = float((t_[j[last] + 1] - t_[j[first]]).max()) if len(first) else 0.0
+        out[str(key_sorted[bounds[i]])] = longest
     return out
 
 
