@@ -103,7 +103,7 @@ class FunctionQueue:
     """The ready items of one function, in their dispatch order, and the walk."""
 
     __slots__ = ("order", "peek_size", "start_constraints", "step_constraints", "retry_at", "blocked",
-                 "on_wait")
+                 "on_wait", "stopped", "_inserts_only")
 
     def __init__(self, constraints: list["Constraint"], peek_size: int, order: DispatchOrder | None = None) -> None:
         self.order = order if order is not None else ScoreOrder()
@@ -116,19 +116,51 @@ class FunctionQueue:
         self.on_wait: Callable[[QueueItem, "Constraint | None", bool], None] | None = None
         """Called with (item, constraint or None for the peek window, whether the item is
         only behind a stopped walk) when an item's waiting reason changes (decision log)."""
+        self.stopped: tuple[QueueItem, str] | None = None
+        """After a walk that stopped at the first item of its window: that item and the reason."""
+        self._inserts_only = type(self.order) is ScoreOrder     # a push moves no other item
 
     def __len__(self) -> int:
         return len(self.order)
 
-    def push(self, item: QueueItem, now: float) -> None:
+    def push(self, item: QueueItem, now: float, hold: bool = False) -> bool:
+        """Add a ready item. With ``hold``, say whether a walk now would start nothing and
+        change nothing but this item's waiting reason, and if so note that reason here as
+        the walk would: the last walk stopped at the first item of its window, nothing left
+        the queue since, and the first item now (that one, or this one if it comes first)
+        is refused by a stop with the same reason. Only for Inngest's order, where a push
+        moves no other item; the engine asks only when no walk is pending anyway."""
         item.in_queue = True
-        if self.order.push(item) >= self.peek_size:
-            if item.note_reason(PEEK_WINDOW, now) and self.on_wait is not None:
-                self.on_wait(item, None, False)
+        position = self.order.push(item)
+        on_wait = self.on_wait
+        if position >= self.peek_size:
+            if item.note_reason(PEEK_WINDOW, now) and on_wait is not None:
+                on_wait(item, None, False)
+        stopped = self.stopped
+        if not hold or stopped is None or not self._inserts_only:
+            return False
+        head, reason = stopped
+        first = item if position == 0 else head
+        stopper = None
+        for c in self.start_constraints if first.is_start else self.step_constraints:
+            refusal = c.check(first, now)
+            if refusal is not None:
+                if refusal.stop and refusal.reason == reason:
+                    stopper = c
+                break
+        if stopper is None:
+            return False
+        if position == 0:
+            self.stopped = (item, reason)
+        if position < self.peek_size and item.reason != reason and item.note_reason(reason, now) \
+                and on_wait is not None:
+            on_wait(item, stopper, position > 0)
+        return True
 
     def remove(self, item: QueueItem) -> None:
         self.order.remove(item)
         item.in_queue = False
+        self.stopped = None
 
     def walk(self, now: float, start: Callable[[QueueItem, list["Constraint"]], None]) -> None:
         """Start every item the constraints allow, peeking again while the window slides.
@@ -145,6 +177,7 @@ class FunctionQueue:
             total = len(order)
             if not total:
                 self.blocked = False
+                self.stopped = None
                 return
             if not (self._scan(now, start, total) and total > self.peek_size):
                 return
@@ -157,6 +190,7 @@ class FunctionQueue:
         refused = False
         retry_at = self.retry_at
         start_constraints, step_constraints = self.start_constraints, self.step_constraints
+        stopped = None
         items = iter(window)
         for item in items:
             constraints = start_constraints if item.is_start else step_constraints
@@ -177,6 +211,8 @@ class FunctionQueue:
             if refusal.stop:
                 # Nothing behind may start: the rest of the window waits behind this item.
                 stop_reason = refusal.reason
+                if item is window[0]:
+                    stopped = (item, stop_reason)
                 for item in items:
                     if item.reason != stop_reason and item.note_reason(stop_reason, now) and on_wait is not None:
                         on_wait(item, c, True)
@@ -188,5 +224,6 @@ class FunctionQueue:
                 item.in_queue = False
             self.order.started(started)
         self.retry_at = retry_at
+        self.stopped = stopped
         self.blocked = refused or total > len(window)
         return len(started)

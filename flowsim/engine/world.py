@@ -153,6 +153,10 @@ class World:
         self.explain = explain
         self.decisions: list[tuple[float, str, str, dict[str, Any]]] = []
         self.functions = [FunctionRuntime(spec, self) for spec in scenario.functions]
+        # With one function, a walk that could start nothing is skipped when an item is
+        # pushed (FunctionQueue.push): with several, every walk shuffles the functions
+        # walked, and skipping one would change the random draws.
+        self._solo = len(self.functions) == 1
         if explain:
             for fn in self.functions:
                 fn.queue.on_wait = self._log_wait
@@ -389,14 +393,14 @@ class World:
             item.timer = self.call_at(ready, self._ready, item)
         else:
             fn = run.fn
-            fn.queue.push(item, now)
-            self._mark(fn)
+            if not fn.queue.push(item, now, self._solo and not fn.dirty):
+                self._mark(fn)
 
     def _ready(self, item: QueueItem) -> None:
         item.timer = None
         fn = item.run.fn
-        fn.queue.push(item, self.env._now)
-        self._mark(fn)
+        if not fn.queue.push(item, self.env._now, self._solo and not fn.dirty):
+            self._mark(fn)
 
     def _mark(self, fn: FunctionRuntime) -> None:
         if not fn.dirty:

@@ -1,0 +1,123 @@
+"""With one function, a push that finds the queue stopped at its first item skips the walk
+(``FunctionQueue.push(hold=True)``): the tables and the decision log must be exactly those
+of walking every time. Priorities put new items ahead of the stopped one, a small peek
+window leaves items outside it, retries and cancellations change the queue between walks."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import flowsim
+from flowsim.engine import world as world_module
+
+from tests.helpers import scenario
+
+
+def _scenario(peek: int, seed: int) -> flowsim.Scenario:
+    fn = {"id": "f", "triggers": [{"event": "go"}], "concurrency": [{"limit": 2},
+                                                                     {"limit": 1, "key": "event.data.user"}],
+          "priority": {"run": "event.data.plan == 'vip' ? 30 : (event.data.plan == 'low' ? -5 : 0)"},
+          "retries": 2, "cancelOn": [{"event": "stop", "match": "data.user"}],
+          "steps": [{"run": "a", "duration": {"exponential": {"mean": "2s"}}, "failure_rate": 0.2},
+                    {"sleep": "1s"}, {"run": "b", "duration": {"exponential": {"mean": "1s"}}}]}
+    traffic = [{"event": "go", "arrivals": {"poisson": {"rate": "1.2/s"}},
+                "data": {"user": {"zipf": {"n": 6, "s": 1.2}, "format": "u{}"},
+                         "plan": {"choice": {"vip": 0.2, "low": 0.2, "std": 0.6}}}},
+               {"event": "stop", "arrivals": {"poisson": {"rate": "0.05/s"}},
+                "data": {"user": {"zipf": {"n": 6, "s": 1.2}, "format": "u{}"}}}]
+    sc = scenario([fn], traffic=traffic, horizon="20m", platform={"profile": "inngest", "peek_size": peek})
+    sc["seed"] = seed
+    return flowsim.load_scenario(sc)
+
+
+class _Walker(world_module.World):
+    """The engine as if every push walked (the reference)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._solo = False
+
+
+@pytest.mark.parametrize("peek,seed", [(3, 1), (3, 2), (300, 3)])
+def test_skipping_a_walk_that_starts_nothing_changes_nothing(monkeypatch, peek: int, seed: int) -> None:
+    sc = _scenario(peek, seed)
+    skipping = flowsim.simulate(sc, explain=True)
+    monkeypatch.setattr("flowsim.api.World", _Walker)
+    walking = flowsim.simulate(sc, explain=True)
+    for a, b in ((skipping.events, walking.events), (skipping.runs, walking.runs), (skipping.steps, walking.steps),
+                 (skipping.log, walking.log)):
+        pd.testing.assert_frame_equal(a, b)
+    # The case is exercised: items waited behind the function limit and outside the window.
+    blocked = set(skipping.steps["blocked_by"])
+    assert "function" in blocked and (peek > 10 or "peek_window" in blocked)
+
+
+class _Gate:
+    """A stop constraint whose refusal depends on the item and on a switch: when closed it
+    refuses start items with one reason and other items with another (item-dependent, as
+    a plug-in's may be), and items of a "blocked" group always while it is closed."""
+
+    stop = True
+    start_only = False
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.blocked: set[int] = set()
+
+    def check(self, item, now):
+        from flowsim.policies.base import Refusal
+        if not self.closed and item.seq % 7 not in self.blocked:
+            return None
+        return Refusal("gate:start" if item.is_start else "gate:step", stop=True)
+
+    def acquire(self, item, now) -> None: ...
+
+    def release(self, item, now) -> None: ...
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_held_push_leaves_the_queue_as_a_walk_would(seed: int) -> None:
+    """Two queues see the same operations; one walks after every push, the other only when
+    ``push(hold=True)`` says a walk could change something. Every item's waiting reason and
+    accumulated waits, and the order items start in, must agree."""
+    import random
+    from flowsim.engine.queue import FunctionQueue
+    from flowsim.engine.runs import START, STEP, QueueItem
+    rng = random.Random(seed)
+    gate = _Gate()
+    lazy, eager = FunctionQueue([gate], peek_size=4), FunctionQueue([gate], peek_size=4)
+    started: dict[str, list[int]] = {"lazy": [], "eager": []}
+    twins: list[tuple[QueueItem, QueueItem]] = []
+
+    def walk(queue: FunctionQueue, name: str, now: float) -> None:
+        queue.walk(now, lambda item, constraints: started[name].append(item.seq))
+
+    now = 0.0
+    for seq in range(60):
+        now += rng.choice([0.0, 0.5, 1.0])
+        op = rng.random()
+        if op < 0.6:                       # a new ready item, sometimes ahead of the others
+            kind = START if rng.random() < 0.6 else STEP
+            score = now - rng.choice([0.0, 0.0, 30.0])
+            pair = tuple(QueueItem(None, kind, 0, 1, now, seq) for _ in range(2))
+            for item in pair:
+                item.score = score
+            twins.append(pair)
+            if not lazy.push(pair[0], now, hold=True):
+                walk(lazy, "lazy", now)
+            eager.push(pair[1], now)
+            walk(eager, "eager", now)
+        elif op < 0.85:                    # the gate's state changes: both walk (a release or a wake)
+            gate.closed = rng.random() < 0.8
+            gate.blocked = {rng.randrange(7) for _ in range(rng.randrange(3))}
+            walk(lazy, "lazy", now)
+            walk(eager, "eager", now)
+        else:                              # a queued item is cancelled
+            queued = [pair for pair in twins if pair[0].in_queue]
+            if queued:
+                a, b = rng.choice(queued)
+                lazy.remove(a)
+                eager.remove(b)
+        for a, b in twins:
+            assert (a.reason, a.reason_since, a.waits, a.in_queue) == (b.reason, b.reason_since, b.waits, b.in_queue)
+    assert started["lazy"] == started["eager"]
