@@ -155,7 +155,9 @@ class World:
         self.functions = [FunctionRuntime(spec, self) for spec in scenario.functions]
         # With one function, a walk that could start nothing is skipped when an item is
         # pushed (FunctionQueue.push): with several, every walk shuffles the functions
-        # walked, and skipping one would change the random draws.
+        # walked, and skipping one would change the random draws. A change later in the
+        # same instant (a release) then asks for its own walk, due after everything
+        # already scheduled for that instant, as any walk is.
         self._solo = len(self.functions) == 1
         if explain:
             for fn in self.functions:
