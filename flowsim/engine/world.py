@@ -1,8 +1,8 @@
 """The simulated world: clock, random streams, functions, and the life of every run.
 
-SimPy's ``Environment`` is the clock and the event heap; runs are driven by callbacks on
-scheduled timeouts rather than one process per run (cheaper, and cancellation is a
-flag). The way an event travels (spec §1):
+SimPy's ``Environment`` is the clock and the event heap; runs are driven by callbacks,
+each its own entry in that heap (:class:`Scheduled`), rather than one process per run
+(cheaper, and cancellation is a flag). The way an event travels (spec §1):
 
 1. pauses (``waitForEvent``, ``cancelOn``) that the event matches are resumed;
 2. for each function whose trigger matches (name with ``*``, then ``if``), a
@@ -12,9 +12,11 @@ flag). The way an event travels (spec §1):
 3. a surviving candidate becomes a run, whose keys every constraint binds once, and
    whose start item is enqueued at ``max(now, event.ts)``;
 4. the function's queue is walked (:mod:`flowsim.engine.queue`) whenever an item
-   becomes ready, capacity is released, or a throttle's retry time comes.
+   becomes ready (unless the walk could start nothing: see ``_solo``), capacity is
+   released, or a throttle's retry time comes.
 
-Every fact is recorded as it happens; :meth:`World.run` returns the tables.
+Every fact is recorded as it happens, into the tables' recorder or the summary-only one;
+:meth:`World.run` returns the recorder.
 """
 from __future__ import annotations
 
