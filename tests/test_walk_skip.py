@@ -1,14 +1,20 @@
 """With one function, a push that finds the queue stopped at its first item skips the walk
-(``FunctionQueue.push(hold=True)``): the tables and the decision log must be exactly those
-of walking every time. Priorities put new items ahead of the stopped one, a small peek
-window leaves items outside it, retries and cancellations change the queue between walks."""
+(``FunctionQueue.push(hold=True)``): the tables must be exactly those of walking every
+time. Priorities put new items ahead of the stopped one, a small peek window leaves items
+outside it, retries and cancellations change the queue between walks; random scenarios
+add ties (several events and ends at one instant) and every mechanism."""
 from __future__ import annotations
+
+import warnings
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import flowsim
 from flowsim.engine import world as world_module
+from flowsim.errors import ScenarioError
+from flowsim.testing.strategies import scenarios
 
 from tests.helpers import scenario
 
@@ -38,18 +44,42 @@ class _Walker(world_module.World):
         self._solo = False
 
 
+def _same_tables(sc: flowsim.Scenario, monkeypatch: pytest.MonkeyPatch) -> flowsim.Result:
+    """Simulate ``sc`` skipping and walking; assert the tables are equal; return the first."""
+    skipping = flowsim.simulate(sc)
+    with monkeypatch.context() as m:
+        m.setattr("flowsim.api.World", _Walker)
+        walking = flowsim.simulate(sc)
+    for a, b in ((skipping.events, walking.events), (skipping.runs, walking.runs), (skipping.steps, walking.steps)):
+        pd.testing.assert_frame_equal(a, b)
+    return skipping
+
+
 @pytest.mark.parametrize("peek,seed", [(3, 1), (3, 2), (300, 3)])
 def test_skipping_a_walk_that_starts_nothing_changes_nothing(monkeypatch, peek: int, seed: int) -> None:
-    sc = _scenario(peek, seed)
-    skipping = flowsim.simulate(sc, explain=True)
-    monkeypatch.setattr("flowsim.api.World", _Walker)
-    walking = flowsim.simulate(sc, explain=True)
-    for a, b in ((skipping.events, walking.events), (skipping.runs, walking.runs), (skipping.steps, walking.steps),
-                 (skipping.log, walking.log)):
-        pd.testing.assert_frame_equal(a, b)
+    result = _same_tables(_scenario(peek, seed), monkeypatch)
     # The case is exercised: items waited behind the function limit and outside the window.
-    blocked = set(skipping.steps["blocked_by"])
+    blocked = set(result.steps["blocked_by"])
     assert "function" in blocked and (peek > 10 or "peek_window" in blocked)
+
+
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@given(scenarios(max_functions=1, max_events=30))
+def test_random_single_function_scenarios_give_the_same_tables(sc) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            loaded = flowsim.load_scenario(sc)
+        except ScenarioError:          # a combination Inngest rejects
+            return
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _same_tables(loaded, monkeypatch)
+
+
+def test_the_decision_log_walks_every_time() -> None:
+    """With ``explain`` nothing is skipped, so the log keeps the order of walking."""
+    assert not world_module.World(_scenario(3, 1), explain=True)._solo
+    assert world_module.World(_scenario(3, 1))._solo
 
 
 class _Gate:

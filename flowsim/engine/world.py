@@ -159,8 +159,10 @@ class World:
         # pushed (FunctionQueue.push): with several, every walk shuffles the functions
         # walked, and skipping one would change the random draws. A change later in the
         # same instant (a release) then asks for its own walk, due after everything
-        # already scheduled for that instant, as any walk is.
-        self._solo = len(self.functions) == 1
+        # already scheduled for that instant, as any walk is: the tables are the same as
+        # with every walk, but the pushed item's "waiting" decision would be logged at the
+        # push rather than after the instant's other decisions, so not with ``explain``.
+        self._solo = len(self.functions) == 1 and not explain
         if explain:
             for fn in self.functions:
                 fn.queue.on_wait = self._log_wait
