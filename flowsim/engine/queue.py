@@ -171,59 +171,56 @@ class FunctionQueue:
         unseen is followed at once by another, as Inngest's scanner comes back to a
         partition that still has due items.
         """
-        self.retry_at = None
-        order = self.order
+        order, peek = self.order, self.peek_size
+        on_wait = self.on_wait
+        start_constraints, step_constraints = self.start_constraints, self.step_constraints
+        retry_at = None
         while True:
             total = len(order)
             if not total:
+                self.retry_at = retry_at
                 self.blocked = False
                 self.stopped = None
                 return
-            if not (self._scan(now, start, total) and total > self.peek_size):
-                return
-
-    def _scan(self, now: float, start: Callable[[QueueItem, list["Constraint"]], None], total: int) -> int:
-        """One look at the window of the ``total`` (> 0) ready items; how many started."""
-        window = self.order.window(self.peek_size)
-        started: list[QueueItem] = []
-        on_wait = self.on_wait
-        refused = False
-        retry_at = self.retry_at
-        start_constraints, step_constraints = self.start_constraints, self.step_constraints
-        stopped = None
-        items = iter(window)
-        for item in items:
-            constraints = start_constraints if item.is_start else step_constraints
-            refusal = None
-            for c in constraints:
-                refusal = c.check(item, now)
-                if refusal is not None:
+            # One look at the window of ready items.
+            window = order.window(peek)
+            started: list[QueueItem] = []
+            refused = False
+            stopped = None
+            items = iter(window)
+            for item in items:
+                constraints = start_constraints if item.is_start else step_constraints
+                refusal = None
+                for c in constraints:
+                    refusal = c.check(item, now)
+                    if refusal is not None:
+                        break
+                if refusal is None:
+                    started.append(item)
+                    if item.reason is not None:
+                        item.note_reason(None, now)
+                    start(item, constraints)
+                    continue
+                refused = True
+                if item.reason != refusal.reason and item.note_reason(refusal.reason, now) and on_wait is not None:
+                    on_wait(item, c, False)
+                if refusal.stop:
+                    # Nothing behind may start: the rest of the window waits behind this item.
+                    stop_reason = refusal.reason
+                    if item is window[0]:
+                        stopped = (item, stop_reason)
+                    for item in items:
+                        if item.reason != stop_reason and item.note_reason(stop_reason, now) and on_wait is not None:
+                            on_wait(item, c, True)
                     break
-            if refusal is None:
-                started.append(item)
-                if item.reason is not None:
-                    item.note_reason(None, now)
-                start(item, constraints)
-                continue
-            refused = True
-            if item.reason != refusal.reason and item.note_reason(refusal.reason, now) and on_wait is not None:
-                on_wait(item, c, False)
-            if refusal.stop:
-                # Nothing behind may start: the rest of the window waits behind this item.
-                stop_reason = refusal.reason
-                if item is window[0]:
-                    stopped = (item, stop_reason)
-                for item in items:
-                    if item.reason != stop_reason and item.note_reason(stop_reason, now) and on_wait is not None:
-                        on_wait(item, c, True)
-                break
-            if refusal.retry_at is not None and (retry_at is None or refusal.retry_at < retry_at):
-                retry_at = refusal.retry_at
-        if started:
-            for item in started:
-                item.in_queue = False
-            self.order.started(started)
-        self.retry_at = retry_at
-        self.stopped = stopped
-        self.blocked = refused or total > len(window)
-        return len(started)
+                if refusal.retry_at is not None and (retry_at is None or refusal.retry_at < retry_at):
+                    retry_at = refusal.retry_at
+            if started:
+                for item in started:
+                    item.in_queue = False
+                order.started(started)
+            self.retry_at = retry_at
+            self.stopped = stopped
+            self.blocked = refused or total > len(window)
+            if not (started and total > peek):
+                return

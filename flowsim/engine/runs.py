@@ -67,7 +67,7 @@ class QueueItem:
     """
 
     __slots__ = ("run", "kind", "step_index", "attempt", "at", "score", "seq", "started_at", "ended_at",
-                 "status", "held", "is_start", "reason", "reason_since", "waits", "in_queue", "timer", "duration")
+                 "held", "is_start", "reason", "reason_since", "waits", "in_queue", "timer")
 
     def __init__(self, run: Run, kind: str, step_index: int, attempt: int, at: float, seq: int) -> None:
         self.run = run
@@ -79,7 +79,6 @@ class QueueItem:
         self.seq = seq
         self.started_at: float | None = None
         self.ended_at: float | None = None
-        self.status = "queued"
         self.held: Sequence["Constraint"] = ()      # the constraints it holds a slot of
         self.is_start = kind == START
         self.reason: str | None = None
@@ -87,7 +86,6 @@ class QueueItem:
         self.waits: dict[str, float] | None = None
         self.in_queue = False
         self.timer: Any = None
-        self.duration = 0.0
 
     def note_reason(self, reason: str | None, now: float) -> bool:
         """Record that from ``now`` the item waits because of ``reason``; True if it changed."""

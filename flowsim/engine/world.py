@@ -178,6 +178,8 @@ class World:
         self.events_in = 0
         self.events_unmatched = 0
         self._shuffle = self.streams["shuffle"]
+        # Bound once: the hot paths pass them on every arrival, walk and step.
+        self._arrive_cb, self._end_item_cb, self._start_cb = self._arrive, self._end_item, self._start
         self._traffic: Iterator[Event] | None = None
 
     # -- StageContext ---------------------------------------------------------------
@@ -259,7 +261,7 @@ class World:
     def _next_arrival(self) -> None:
         event = next(self._traffic, None)
         if event is not None:
-            self._schedule(event.at - self.env._now, self._arrive, (event,))
+            self._schedule(event.at - self.env._now, self._arrive_cb, (event,))
 
     def _arrive(self, event: Event) -> None:
         self._next_arrival()
@@ -282,7 +284,10 @@ class World:
                     rec.set_outcome(row, "filtered", None, reason)
                     continue
             self._rows[(event.seq, fn.index)] = row
-            self._submit(Candidate(fn.spec, [event]), fn, 0)
+            if fn.stages:
+                self._submit(Candidate(fn.spec, [event]), fn, 0)
+            else:                  # nothing to pass: a run at once
+                self._create_run(fn, [event], 0.0, None)
 
     def _match_triggers(self, name: str) -> list[tuple[FunctionRuntime, list[Any]]]:
         out = []
@@ -319,13 +324,13 @@ class World:
                 return
             self._drop(cand, fn, verdict)
             return
-        self._create_run(cand, fn)
+        self._create_run(fn, cand.events, cand.priority_factor, cand.batch_id)
 
     def _drop(self, cand: Candidate, fn: FunctionRuntime, drop: Drop, run: Run | None = None) -> None:
         run_id = None
         if drop.record_run:
             if run is None:
-                run = self._new_run(cand, fn)
+                run = self._new_run(fn, cand.events, cand.priority_factor, cand.batch_id)
             run.state = SKIPPED
             run.ended_at = self.env._now
             run.cancel_reason = drop.reason
@@ -336,34 +341,36 @@ class World:
             self.log(drop.outcome, f"event {event.id} for {fn.spec.id}: {drop.outcome} ({drop.reason})",
                      event_id=event.id, function_id=fn.spec.id, key=drop.key)
 
-    def _new_run(self, cand: Candidate, fn: FunctionRuntime) -> Run:
+    def _new_run(self, fn: FunctionRuntime, events: list[Event], priority_factor: float, batch_id: str | None) -> Run:
         self._run_seq += 1
-        run = Run(self._run_seq, fn, cand.events, self.env._now, cand.priority_factor, cand.batch_id)
+        run = Run(self._run_seq, fn, events, self.env._now, priority_factor, batch_id)
         for c in fn.binders:
             c.bind(run)
         return run
 
-    def _create_run(self, cand: Candidate, fn: FunctionRuntime) -> None:
-        run = self._new_run(cand, fn)
+    def _create_run(self, fn: FunctionRuntime, events: list[Event], priority_factor: float,
+                    batch_id: str | None) -> None:
+        """Create the run of a candidate that passed every stage, and enqueue its start."""
+        run = self._new_run(fn, events, priority_factor, batch_id)
         for i, stage in fn.created_hooks:
             drop = stage.run_created(run, self)
             if drop is not None:
                 for earlier in fn.stages[:i]:      # undo what they took at enqueue (a lock)
                     earlier.run_ended(run, self)
-                self._drop(cand, fn, drop, run)
+                self._drop(Candidate(fn.spec, events, batch_id, priority_factor), fn, drop, run)
                 return
-        outcome = "batched" if cand.batch_id is not None else "run"
+        outcome = "batched" if batch_id is not None else "run"
         rows, set_outcome = self._rows, self.recorder.set_outcome     # self.set_outcome, inlined
-        for event in cand.events:
+        for event in events:
             set_outcome(rows.pop((event.seq, fn.index)), outcome, run.id)
         if self.explain:
             self.log("admitted", f"run {run.id} of {fn.spec.id} created from event "
-                     f"{', '.join(e.id for e in cand.events)}", run_id=run.id, function_id=fn.spec.id,
+                     f"{', '.join(e.id for e in events)}", run_id=run.id, function_id=fn.spec.id,
                      keys=dict(run.keys), priority_factor=run.priority_factor)
         self.live_runs[run.seq] = run
         spec = fn.spec
         now = self.env._now
-        if cand.batch_id is None:
+        if batch_id is None:
             for c in spec.cancel_on:
                 pause = Pause(run, c.event, c.match, c.condition, self._cancel_on_match)
                 if c.timeout is not None:
@@ -372,7 +379,7 @@ class World:
                 self.pauses.add(pause)
             if spec.start_timeout is not None:
                 run.timers.append(self.call_at(now + spec.start_timeout, self._start_timeout, run))
-        at = now if cand.batch_id is not None else max(now, run.event.ts)
+        at = now if batch_id is not None else max(now, run.event.ts)
         self._enqueue(run, START, 0, 1, at)
 
     def _cancel_on_match(self, pause: Pause, event: Event) -> None:
@@ -453,7 +460,7 @@ class World:
         now = self.env._now
         for fn in fns:
             fn.dirty = False
-            fn.queue.walk(now, self._start)
+            fn.queue.walk(now, self._start_cb)
             fn.blocked = fn.queue.blocked
             retry_at = fn.queue.retry_at
             if retry_at is not None:
@@ -479,7 +486,6 @@ class World:
         if self.explain and item.reason_since < now:
             self.log("started", f"run {item.run.id} {self._item_name(item)} started after waiting "
                      f"{now - item.at:g}s", run_id=item.run.id, function_id=item.run.fn.spec.id)
-        item.status = "running"
         run = item.run
         fn = run.fn
         if run.started_at is None:
@@ -505,8 +511,7 @@ class World:
                 draws.pos = pos + 1
             draws = fn.failures[index]
             failed = draws is not None and draws.next() < step.failure_rate
-        item.duration = duration
-        self._schedule((now + duration) - now, self._end_item, (item, failed))    # as call_at(now + duration)
+        self._schedule((now + duration) - now, self._end_item_cb, (item, failed))    # as call_at(now + duration)
 
     def _end_item(self, item: QueueItem, failed: bool) -> None:
         now = self.env._now
