@@ -283,11 +283,11 @@ class World:
                 if reason is not None:
                     rec.set_outcome(row, "filtered", None, reason)
                     continue
-            self._rows[(event.seq, fn.index)] = row
             if fn.stages:
+                self._rows[(event.seq, fn.index)] = row
                 self._submit(Candidate(fn.spec, [event]), fn, 0)
-            else:                  # nothing to pass: a run at once
-                self._create_run(fn, [event], 0.0, None)
+            else:                  # nothing to pass: a run at once, the row given its outcome directly
+                self._create_run(fn, [event], 0.0, None, row)
 
     def _match_triggers(self, name: str) -> list[tuple[FunctionRuntime, list[Any]]]:
         out = []
@@ -349,8 +349,10 @@ class World:
         return run
 
     def _create_run(self, fn: FunctionRuntime, events: list[Event], priority_factor: float,
-                    batch_id: str | None) -> None:
-        """Create the run of a candidate that passed every stage, and enqueue its start."""
+                    batch_id: str | None, row: int | None = None) -> None:
+        """Create the run of a candidate that passed every stage, and enqueue its start.
+        ``row``: the events-table row of a lone event that no stage saw (kept out of
+        ``_rows``); otherwise each event's row is taken from ``_rows``."""
         run = self._new_run(fn, events, priority_factor, batch_id)
         for i, stage in fn.created_hooks:
             drop = stage.run_created(run, self)
@@ -360,9 +362,12 @@ class World:
                 self._drop(Candidate(fn.spec, events, batch_id, priority_factor), fn, drop, run)
                 return
         outcome = "batched" if batch_id is not None else "run"
-        rows, set_outcome = self._rows, self.recorder.set_outcome     # self.set_outcome, inlined
-        for event in events:
-            set_outcome(rows.pop((event.seq, fn.index)), outcome, run.id)
+        if row is not None:
+            self.recorder.set_outcome(row, outcome, run.id)
+        else:
+            rows, set_outcome = self._rows, self.recorder.set_outcome     # self.set_outcome, inlined
+            for event in events:
+                set_outcome(rows.pop((event.seq, fn.index)), outcome, run.id)
         if self.explain:
             self.log("admitted", f"run {run.id} of {fn.spec.id} created from event "
                      f"{', '.join(e.id for e in events)}", run_id=run.id, function_id=fn.spec.id,
