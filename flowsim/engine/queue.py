@@ -117,7 +117,8 @@ class FunctionQueue:
         """Called with (item, constraint or None for the peek window, whether the item is
         only behind a stopped walk) when an item's waiting reason changes (decision log)."""
         self.stopped: tuple[QueueItem, str] | None = None
-        """After a walk that stopped at the first item of its window: that item and the reason."""
+        """After a walk that stopped at the first item it did not start (every item before
+        it started, so that it is now the first): that item and the reason."""
         self._inserts_only = type(self.order) is ScoreOrder     # a push moves no other item
 
     def __len__(self) -> int:
@@ -126,7 +127,7 @@ class FunctionQueue:
     def push(self, item: QueueItem, now: float, hold: bool = False) -> bool:
         """Add a ready item. With ``hold``, say whether a walk now would start nothing and
         change nothing but this item's waiting reason, and if so note that reason here as
-        the walk would: the last walk stopped at the first item of its window, nothing left
+        the walk would: the last walk stopped at what is its first item now, nothing left
         the queue since, and the first item now (that one, or this one if it comes first)
         is refused by a stop with the same reason. Only for Inngest's order, where a push
         moves no other item; the engine asks only when no walk is pending anyway."""
@@ -207,7 +208,7 @@ class FunctionQueue:
                 if refusal.stop:
                     # Nothing behind may start: the rest of the window waits behind this item.
                     stop_reason = refusal.reason
-                    if item is window[0]:
+                    if item is window[len(started)]:     # everything before it started: the head now
                         stopped = (item, stop_reason)
                     for item in items:
                         if item.reason != stop_reason and item.note_reason(stop_reason, now) and on_wait is not None:
