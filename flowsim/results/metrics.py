@@ -166,9 +166,13 @@ def summarize(result: "Result", warmup: float = 0.0) -> dict[str, Any]:
     }
 
 
+# Outcomes that are no loss, whatever key they carry (not counted in ``losses_by_key``).
+NOT_LOSSES = ("run", "batched", "pending", "filtered")
+
+
 def _losses_by_key(ev: pd.DataFrame) -> dict[str, dict[str, int]]:
     """Counts of keyed drops (rate_limited, duplicate, ...) per outcome and key value."""
-    keyed = ev[(ev["key"] != "") & ~ev["outcome"].isin(["run", "batched", "pending", "filtered"])]
+    keyed = ev[(ev["key"] != "") & ~ev["outcome"].isin(NOT_LOSSES)]
     out: dict[str, dict[str, int]] = {}
     for (outcome, key), n in keyed.groupby(["outcome", "key"]).size().sort_index().items():
         out.setdefault(str(outcome), {})[str(key)] = int(n)
@@ -197,6 +201,29 @@ def constraint_of(reason: str) -> tuple[str, str]:
     return reason, ""
 
 
+def binding_name(reason: str, function_id: str) -> tuple[str, str]:
+    """The binding-table row of a wait ``reason`` of a step of ``function_id``, and its key
+    value: :func:`constraint_of`, with a function limit named after its function."""
+    name, value = constraint_of(reason)
+    return (f"function:{function_id}" if name == "function" else name), value
+
+
+def binding_table(rows: dict[str, list[Any]], per_value: dict[tuple[str, str], float]) -> pd.DataFrame:
+    """The binding table from ``rows`` (constraint → [items delayed, total delay]) and
+    ``per_value`` ((constraint, key value) → delay): most delay first, with each
+    constraint's share and the key value that suffered most from it."""
+    total = sum(r[1] for r in rows.values())
+    out = []
+    for name in sorted(rows, key=lambda n: (-rows[n][1], n)):
+        items, delay = rows[name]
+        worst = max(((v, s) for (n, v), s in per_value.items() if n == name), key=lambda x: (x[1], x[0]),
+                    default=("", 0.0))
+        out.append({"constraint": name, "items": items, "total_delay": delay, "mean_delay": delay / items,
+                    "share": delay / total if total else 0.0, "worst_key": worst[0], "worst_key_delay": worst[1]})
+    return pd.DataFrame(out, columns=["constraint", "items", "total_delay", "mean_delay", "share", "worst_key",
+                                      "worst_key_delay"])
+
+
 def binding(result: "Result", warmup: float = 0.0, tables: Tables | None = None) -> pd.DataFrame:
     """Which constraints delayed items, and by how much in total.
 
@@ -207,28 +234,17 @@ def binding(result: "Result", warmup: float = 0.0, tables: Tables | None = None)
     """
     t = tables or Tables(result, warmup)
     steps = t.steps[t.steps["waits"] != ""]
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, list[Any]] = {}
     per_value: dict[tuple[str, str], float] = {}
     for fn_id, w in zip(steps["function_id"].tolist(), steps["waits"].tolist()):
         for reason, seconds in json.loads(w).items():
-            name, value = constraint_of(reason)
-            name = f"{name}" if name not in ("function",) else f"function:{fn_id}"
-            row = rows.setdefault(name, {"items": 0, "total_delay": 0.0})
-            row["items"] += 1
-            row["total_delay"] += seconds
+            name, value = binding_name(reason, fn_id)
+            row = rows.setdefault(name, [0, 0.0])
+            row[0] += 1
+            row[1] += seconds
             if value:
                 per_value[(name, value)] = per_value.get((name, value), 0.0) + seconds
-    total = sum(r["total_delay"] for r in rows.values())
-    out = []
-    for name in sorted(rows, key=lambda n: (-rows[n]["total_delay"], n)):
-        r = rows[name]
-        worst = max(((v, s) for (n, v), s in per_value.items() if n == name), key=lambda x: (x[1], x[0]),
-                    default=("", 0.0))
-        out.append({"constraint": name, "items": r["items"], "total_delay": r["total_delay"],
-                    "mean_delay": r["total_delay"] / r["items"], "share": r["total_delay"] / total if total else 0.0,
-                    "worst_key": worst[0], "worst_key_delay": worst[1]})
-    return pd.DataFrame(out, columns=["constraint", "items", "total_delay", "mean_delay", "share", "worst_key",
-                                      "worst_key_delay"])
+    return binding_table(rows, per_value)
 
 
 def keyed_limits(result: "Result") -> dict[str, list[tuple[str, str, int]]]:

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from flowsim.results.metrics import PERCENTILES, WORK_KINDS, constraint_of, jain, keyed_limits
+from flowsim.results.metrics import (NOT_LOSSES, PERCENTILES, WORK_KINDS, binding_name, binding_table, jain,
+                                     keyed_limits)
 from flowsim.results.recorder import OUTCOMES, STATUSES, Recorder
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 _LN_GAMMA = math.log(_GAMMA)
 _I0 = math.ceil(math.log(SMALLEST) / _LN_GAMMA)
 _NB = math.ceil(math.log(LARGEST) / _LN_GAMMA) - _I0 + 1      # buckets per sign
-_NOT_KEYED_LOSSES = ("run", "batched", "pending", "filtered")   # as metrics._losses_by_key
 OMITTED = ("concurrency.*.peak", "concurrency.*.saturated", "fairness.worst_p99_start_latency",
            "fairness.worst_key", "fairness.starvation_max", "fairness.starved_key")
 
@@ -235,7 +235,7 @@ class SummaryRecorder:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         fn = self.fns[function_id]
         fn.outcomes[outcome] = fn.outcomes.get(outcome, 0) + 1
-        if key and outcome not in _NOT_KEYED_LOSSES:
+        if key and outcome not in NOT_LOSSES:
             fn.losses[(outcome, key)] = fn.losses.get((outcome, key), 0) + 1
 
     # -- runs -----------------------------------------------------------------------
@@ -319,9 +319,7 @@ class SummaryRecorder:
         items = sorted(waits.items()) if len(waits) > 1 else waits.items()
         throttle = 0
         for reason, seconds in items:
-            name, value = constraint_of(reason)
-            if name == "function":
-                name = f"function:{fn_id}"
+            name, value = binding_name(reason, fn_id)
             row = self.binding.get(name)
             if row is None:
                 row = self.binding[name] = [0, 0.0]
@@ -388,17 +386,7 @@ class SummaryRecorder:
 
     def _binding(self) -> dict[str, dict[str, Any]]:
         """As ``metrics.binding(...).set_index("constraint").to_dict(orient="index")``."""
-        rows = self.binding
-        total = sum(r[1] for r in rows.values())
-        out = []
-        for name in sorted(rows, key=lambda n: (-rows[n][1], n)):
-            items, delay = rows[name]
-            worst = max(((v, s) for (n, v), s in self.binding_by_value.items() if n == name),
-                        key=lambda x: (x[1], x[0]), default=("", 0.0))
-            out.append({"constraint": name, "items": items, "total_delay": delay, "mean_delay": delay / items,
-                        "share": delay / total if total else 0.0, "worst_key": worst[0], "worst_key_delay": worst[1]})
-        return pd.DataFrame(out, columns=["constraint", "items", "total_delay", "mean_delay", "share", "worst_key",
-                                          "worst_key_delay"]).set_index("constraint").to_dict(orient="index")
+        return binding_table(self.binding, self.binding_by_value).set_index("constraint").to_dict(orient="index")
 
     def _slot_use(self, span: float) -> dict[str, dict[str, Any]]:
         """As ``metrics.slot_use``, with the mean only (peak and saturated are omitted)."""
