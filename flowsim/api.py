@@ -34,14 +34,14 @@ def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], se
         scenario = load_scenario(scenario)
     warmup_s = parse_warmup(warmup, scenario.horizon)
     world = World(scenario, seed, explain=explain)
-    if not tables:
-        world.recorder = SummaryRecorder(scenario, warmup_s)
+    folded = None if tables else SummaryRecorder(scenario, warmup_s)
+    if folded is not None:
+        world.recorder = folded
     recorder = world.run(progress=progress)
     events, runs, steps = recorder.tables()
     log = pd.DataFrame([(t, kind, msg, json.dumps(facts, sort_keys=True, default=str))
                         for t, kind, msg, facts in world.decisions], columns=list(LOG_COLUMNS))
-    summary = (recorder.summary(world.seed, world.events_in, world.events_unmatched)
-               if isinstance(recorder, SummaryRecorder) else None)
+    summary = None if folded is None else folded.summary(world.seed, world.events_in, world.events_unmatched)
     return Result(scenario=scenario, seed=world.seed, horizon=scenario.horizon, events=events, runs=runs,
                   steps=steps, log=log, events_in=world.events_in, events_unmatched=world.events_unmatched,
                   _summary=summary, warmup=warmup_s, summary_only=not tables)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
@@ -160,12 +161,13 @@ def merge(sources: list[TrafficSource], streams: Streams, horizon: float) -> Ite
     if len(sources) == 1:
         if isinstance(sources[0], GeneratedSource):
             return sources[0].events(streams, horizon)
-        return _numbered(sources[0], streams, horizon)
+        return _numbered(sources[0].events(streams, horizon))
     return _merged(sources, streams, horizon)
 
 
-def _numbered(source: TrafficSource, streams: Streams, horizon: float) -> Iterator[Event]:
-    for seq, event in enumerate(source.events(streams, horizon)):
+def _numbered(events: Iterator[Event], first: int = 0) -> Iterator[Event]:
+    """``events`` with ``seq`` = ``first``, ``first`` + 1, ..."""
+    for seq, event in enumerate(events, first):
         event.seq = seq
         yield event
 
@@ -199,13 +201,9 @@ def _merged(sources: list[TrafficSource], streams: Streams, horizon: float) -> I
             if at > bound or (at == bound and position > rival):
                 heapq.heappush(heap, (at, position, event, events))
                 break
-    if heap:
+    if heap:            # the last source left: the rest of its events, in order
         _, _, event, events = heap[0]
-        event.seq = seq
-        yield event
-        for seq, event in enumerate(events, seq + 1):
-            event.seq = seq
-            yield event
+        yield from _numbered(chain((event,), events), seq)
 
 
 _GENERATED = ("name", "event", "arrivals", "data", "start", "end", "ts_offset")
