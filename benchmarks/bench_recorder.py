@@ -62,7 +62,7 @@ def record(events: list[Event], runs: list[FakeRun]) -> tuple[Recorder, list[flo
     t2 = time.process_time()
     for r in runs:
         step_row(r, "work", "run", 1, r.created_at, r.started_at, r.ended_at,
-                 "completed" if r.started_at is not None else "cancelled", "", None)
+                 "completed" if r.started_at is not None else "cancelled", None)
     t3 = time.process_time()
     for r in reversed(runs):
         run_row(r, "completed" if r.started_at is not None else "cancelled")

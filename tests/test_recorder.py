@@ -32,8 +32,8 @@ def test_rows_round_trip() -> None:
     rec.set_outcome(rows[1], "rate_limited", None, reason="limit 1/1s", key="k1")
     # rows[2] never gets an outcome: an empty cell, as a missing value always was
     r1, r2 = run(1, e2, None, 7.0, cancel_reason="start_timeout"), run(2, e1, 0.5, 9.0, {"b": "2", "a": "1"})
-    rec.step_row(r2, "s0", "run", 1, 0.3, 0.5, None, "running", "function", {"function": 0.2})
-    rec.step_row(r1, "s0", "run", 2, 1.5, None, None, "cancelled", "", None)
+    rec.step_row(r2, "s0", "run", 1, 0.3, 0.5, None, "running", {"function": 0.2})
+    rec.step_row(r1, "s0", "run", 2, 1.5, None, None, "cancelled", None)
     rec.run_row(r2, "pending")        # recorded first, created second
     rec.run_row(r1, "cancelled")
     events, runs, steps = rec.tables()

@@ -63,7 +63,7 @@ class QueueItem:
     """One request of a run waiting for, or holding, its concurrency slots.
 
     ``score`` orders the function's queue (§3.3, §7.2); ``waits`` accumulates, per
-    reason, how long the item was held back, from which ``blocked_by`` is derived.
+    reason, how long the item was held back (its row's ``waits`` and ``blocked_by``).
     """
 
     __slots__ = ("run", "kind", "step_index", "attempt", "at", "score", "seq", "started_at", "ended_at",
@@ -99,12 +99,3 @@ class QueueItem:
         self.reason = reason
         self.reason_since = now
         return True
-
-    def blocked_by(self) -> str:
-        """The reason that kept this item waiting longest (empty if it never waited)."""
-        waits = self.waits
-        if not waits:
-            return ""
-        if len(waits) == 1:
-            return next(iter(waits))
-        return max(waits.items(), key=lambda kv: (kv[1], kv[0]))[0]

@@ -135,6 +135,7 @@ class FunctionRuntime:
         # Per step index (one past the end for the final request): its name and whether it is a step.run.
         self.step_names = [step.name for step in spec.steps] + ["(end)"]
         self.is_run_step = [isinstance(step, RunStep) for step in spec.steps] + [False]
+        self.step_kinds = ["run" if run else "request" for run in self.is_run_step]     # a queue item's kind column
 
 
 def _uniform(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -644,9 +645,8 @@ class World:
         index = item.step_index
         if item.reason is not None:
             item.note_reason(None, self.env._now if item.started_at is None else item.started_at)
-        self.recorder.step_row(run, fn.step_names[index], "run" if fn.is_run_step[index] else "request",
-                               item.attempt, item.at, item.started_at, item.ended_at, status,
-                               item.blocked_by() if item.waits else "", item.waits)
+        self.recorder.step_row(run, fn.step_names[index], fn.step_kinds[index], item.attempt, item.at,
+                               item.started_at, item.ended_at, status, item.waits)
 
     def _phase_row(self, run: Run, status: str) -> int:
         """Record the sleep or wait ``run`` is in, ending now; return its step index."""
@@ -654,7 +654,7 @@ class World:
         step = run.fn.spec.steps[index]
         kind = "sleep" if isinstance(step, SleepStep) else "wait"
         self.recorder.step_row(run, step.name, kind, 1, since, since,
-                               None if status == "pending" else self.env._now, status, "", None)
+                               None if status == "pending" else self.env._now, status, None)
         return index
 
     def _close(self) -> None:

@@ -46,6 +46,15 @@ _PACK_RUN = Struct("=q5d").pack
 _PACK_STEP = Struct("=q3d").pack
 
 
+def blocked_by(waits: dict[str, float] | None) -> str:
+    """The reason that kept a step waiting longest (ties: the greater name), or ``""``."""
+    if not waits:
+        return ""
+    if len(waits) == 1:
+        return next(iter(waits))
+    return max(waits.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+
 def waits_json(waits: dict[str, float] | None) -> str:
     """``json.dumps(waits, sort_keys=True)`` (reason → seconds, finite floats), or ``""``."""
     if not waits:
@@ -121,6 +130,8 @@ class Recorder:
         self._tables = (_Table(EVENT_COLUMNS, _EVENT_NUMBERS), _Table(RUN_COLUMNS, _RUN_NUMBERS),
                         _Table(STEP_COLUMNS, _STEP_NUMBERS))
         self._keys_json: dict[tuple[tuple[str, str], ...], str] = {}
+        self._wait_prefix: dict[str, str] = {}      # reason → its JSON up to the seconds: '{"reason": '
+        self._wait_prefix: dict[str, str] = {}       # reason → '{"reason": '
         # The buffers of each table in the order its row method fills them.
         self._events, self._runs, self._steps = ((*t.text.values(), t.packed) for t in self._tables)
         # The columns an outcome fills in later, by row.
@@ -192,17 +203,32 @@ class Recorder:
 
     # -- steps ----------------------------------------------------------------------
     def step_row(self, run: Any, step: str, kind: str, attempt: int, enqueued_at: float,
-                 started_at: float | None, ended_at: float | None, status: str, blocked_by: str,
+                 started_at: float | None, ended_at: float | None, status: str,
                  waits: dict[str, float] | None) -> None:
-        """Add a step attempt's row (``None``: a time not reached)."""
+        """Add a step attempt's row (``None``: a time not reached); ``waits``: seconds
+        waited per reason, from which ``blocked_by`` is the longest."""
         ids, functions, steps, kinds, statuses, blocked, waits_col, numbers = self._steps
         ids.append(run.id)
         functions.append(run.fn.spec.id)
         steps.append(step)
         kinds.append(kind)
         statuses.append(status)
-        blocked.append(blocked_by)
-        waits_col.append(waits_json(waits) if waits else "")
+        if not waits:
+            blocked.append("")
+            waits_col.append("")
+        elif len(waits) == 1:       # the usual wait: one reason, its JSON from a prefix kept per reason
+            (reason, seconds), = waits.items()
+            blocked.append(reason)
+            prefix = self._wait_prefix.get(reason)
+            if prefix is not None and type(seconds) is float and seconds - seconds == 0.0:
+                waits_col.append(prefix + float.__repr__(seconds) + "}")
+            else:
+                waits_col.append(waits_json(waits))
+                if type(reason) is str:
+                    self._wait_prefix[reason] = "{" + encode_basestring_ascii(reason) + ": "
+        else:
+            blocked.append(blocked_by(waits))
+            waits_col.append(waits_json(waits))
         numbers += _PACK_STEP(attempt, enqueued_at, _NAN if started_at is None else started_at,
                               _NAN if ended_at is None else ended_at)
 

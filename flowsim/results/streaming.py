@@ -41,7 +41,7 @@ import pandas as pd
 
 from flowsim.results.metrics import (NOT_LOSSES, PERCENTILES, WORK_KINDS, binding_name, binding_table, jain,
                                      keyed_limits)
-from flowsim.results.recorder import OUTCOMES, STATUSES, Recorder
+from flowsim.results.recorder import OUTCOMES, STATUSES, Recorder, blocked_by
 
 if TYPE_CHECKING:
     from flowsim.scenario.model import Scenario
@@ -284,7 +284,7 @@ class SummaryRecorder:
 
     # -- steps ----------------------------------------------------------------------
     def step_row(self, run: Any, step: str, kind: str, attempt: int, enqueued_at: float,
-                 started_at: float | None, ended_at: float | None, status: str, blocked_by: str,
+                 started_at: float | None, ended_at: float | None, status: str,
                  waits: dict[str, float] | None) -> None:
         """Fold the row of a step attempt, sleep or wait that ends now (or is still open)."""
         self._until_fold -= 1
@@ -308,9 +308,9 @@ class SummaryRecorder:
         if work:
             self.queue_wait.add(started_at - enqueued_at)
             fn.queue_wait.add(started_at - enqueued_at)
-        if blocked_by:
-            self.blocked_by[blocked_by] = self.blocked_by.get(blocked_by, 0) + 1
         if waits:
+            reason = next(iter(waits)) if len(waits) == 1 else blocked_by(waits)
+            self.blocked_by[reason] = self.blocked_by.get(reason, 0) + 1
             self._waits(fn_id, waits)
 
     def _waits(self, fn_id: str, waits: dict[str, float]) -> None:
