@@ -85,13 +85,13 @@ class ScoreOrder(DispatchOrder):
         return self.items[:n]
 
     def started(self, items: list[QueueItem]) -> None:
-        if len(items) == 1:
-            self.remove(items[0])
-            return
         k = len(items)
         if self.items[k - 1] is items[-1]:     # a subsequence of the window whose last is k-th: the first k
             del self.keys[:k]
             del self.items[:k]
+            return
+        if k == 1:
+            self.remove(items[0])
             return
         gone = set(map(id, items))
         keep = [i for i, item in enumerate(self.items) if id(item) not in gone]

@@ -64,10 +64,15 @@ class QueueItem:
 
     ``score`` orders the function's queue (§3.3, §7.2); ``waits`` accumulates, per
     reason, how long the item was held back (its row's ``waits`` and ``blocked_by``).
+    While it executes, the item is its own entry in SimPy's event queue, due at its end
+    (``callbacks``, ``_ok``: what ``Environment.step`` reads of an event; ``failed``:
+    whether the attempt fails).
     """
 
     __slots__ = ("run", "kind", "step_index", "attempt", "at", "score", "seq", "started_at", "ended_at",
-                 "held", "is_start", "reason", "reason_since", "waits", "in_queue", "timer")
+                 "held", "is_start", "reason", "reason_since", "waits", "in_queue", "timer", "callbacks",
+                 "failed")
+    _ok = True
 
     def __init__(self, run: Run, kind: str, step_index: int, attempt: int, at: float, seq: int) -> None:
         self.run = run

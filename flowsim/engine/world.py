@@ -1,8 +1,10 @@
 """The simulated world: clock, random streams, functions, and the life of every run.
 
 SimPy's ``Environment`` is the clock and the event heap; runs are driven by callbacks,
-each its own entry in that heap (:class:`Scheduled`), rather than one process per run
-(cheaper, and cancellation is a flag). The way an event travels (spec §1):
+each its own entry in that heap, rather than one process per run (cheaper, and
+cancellation is a flag): the traffic's next event (one :class:`Arrival` entry, reused),
+an executing item at its end (the :class:`~flowsim.engine.runs.QueueItem` itself), and
+any other timer (:class:`Scheduled`). The way an event travels (spec §1):
 
 1. pauses (``waitForEvent``, ``cancelOn``) that the event matches are resumed;
 2. for each function whose trigger matches (name with ``*``, then ``if``), a
@@ -72,6 +74,13 @@ def _fire(entry: Scheduled) -> None:
 
 
 _FIRE = (_fire,)
+
+
+class Arrival:
+    """The entry on SimPy's heap of the traffic's next event (see :meth:`World._next_arrival`)."""
+
+    __slots__ = ("callbacks", "event")
+    _ok = True
 
 
 class Draws:
@@ -180,7 +189,12 @@ class World:
         self.events_unmatched = 0
         self._shuffle = self.streams["shuffle"]
         # Bound once: the hot paths pass them on every arrival, walk and step.
-        self._arrive_cb, self._end_item_cb, self._start_cb = self._arrive, self._end_item, self._start
+        self._start_cb = self._start
+        # SimPy's callbacks of the two entries every run has: the arrival of an event, and
+        # the end of an executing item (the item is its own entry; see _start).
+        self._arrival = Arrival()
+        self._arrival_callbacks = (self._on_arrival,)
+        self._end_callbacks = (self._end_item,)
         self._traffic: Iterator[Event] | None = None
 
     # -- StageContext ---------------------------------------------------------------
@@ -249,7 +263,8 @@ class World:
         """Simulate until the horizon and close every open record; return the recorder."""
         horizon = self.scenario.horizon
         self._traffic = merge(list(self.scenario.traffic), self.streams, horizon)
-        self._next_arrival()
+        self._arrival.event = None
+        self._on_arrival(self._arrival)        # puts the first event on the heap
         if progress is None:
             self._advance(horizon)
         else:
@@ -259,36 +274,44 @@ class World:
         self._close()
         return self.recorder
 
-    def _next_arrival(self) -> None:
-        event = next(self._traffic, None)
+    def _on_arrival(self, entry: Arrival) -> None:
+        """SimPy's callback of the arrival entry: the traffic's next event is put on the
+        heap in the same entry (an arrival is due only once the previous one has run),
+        then this event arrives (none when :meth:`run` primes the first), then the walk
+        it asked for runs if nothing else is due first."""
+        event = entry.event
+        following = next(self._traffic, None)
+        if following is not None:
+            env = self.env
+            entry.callbacks = self._arrival_callbacks
+            entry.event = following
+            delay = following.at - env._now
+            heappush(env._queue, (env._now + (delay if delay > 0.0 else 0.0), NORMAL, next(env._eid), entry))
         if event is not None:
-            self._schedule(event.at - self.env._now, self._arrive_cb, (event,))
-
-    def _arrive(self, event: Event) -> None:
-        self._next_arrival()
-        self.events_in += 1
-        pauses = self.pauses
-        if pauses.by_value or pauses.general:       # bool(pauses), without the call
-            pauses.dispatch(event)
-        matches = self._trigger_cache.get(event.name)
-        if matches is None:
-            matches = self._trigger_cache[event.name] = self._match_triggers(event.name)
-        if not matches:
-            self.events_unmatched += 1
-            return
-        rec = self.recorder
-        for fn, triggers in matches:
-            row = rec.event_row(event, fn.spec.id)
-            if triggers[0].condition is not None:      # else the first trigger matches at once
-                reason = self._filter(event, triggers)
-                if reason is not None:
-                    rec.set_outcome(row, "filtered", None, reason)
-                    continue
-            if fn.stages:
-                self._rows[(event.seq, fn.index)] = row
-                self._submit(Candidate(fn.spec, [event]), fn, 0)
-            else:                  # nothing to pass: a run at once, the row given its outcome directly
-                self._create_run(fn, [event], 0.0, None, row)
+            self.events_in += 1
+            pauses = self.pauses
+            if pauses.by_value or pauses.general:       # bool(pauses), without the call
+                pauses.dispatch(event)
+            matches = self._trigger_cache.get(event.name)
+            if matches is None:
+                matches = self._trigger_cache[event.name] = self._match_triggers(event.name)
+            if not matches:
+                self.events_unmatched += 1
+            rec = self.recorder
+            for fn, triggers in matches:
+                row = rec.event_row(event, fn.spec.id)
+                if triggers[0].condition is not None:      # else the first trigger matches at once
+                    reason = self._filter(event, triggers)
+                    if reason is not None:
+                        rec.set_outcome(row, "filtered", None, reason)
+                        continue
+                if fn.stages:
+                    self._rows[(event.seq, fn.index)] = row
+                    self._submit(Candidate(fn.spec, [event]), fn, 0)
+                else:                  # nothing to pass: a run at once, the row given its outcome directly
+                    self._create_run(fn, [event], 0.0, None, row)
+        if self._walk_eid is not None:
+            self._flush_walk()
 
     def _match_triggers(self, name: str) -> list[tuple[FunctionRuntime, list[Any]]]:
         out = []
@@ -517,9 +540,16 @@ class World:
                 draws.pos = pos + 1
             draws = fn.failures[index]
             failed = draws is not None and draws.next() < step.failure_rate
-        self._schedule((now + duration) - now, self._end_item_cb, (item, failed))    # as call_at(now + duration)
+        item.failed = failed
+        item.callbacks = self._end_callbacks      # the item is due on SimPy's heap at its end, as call_at(now + duration)
+        delay = (now + duration) - now
+        env = self.env
+        heappush(env._queue, (now + (delay if delay > 0.0 else 0.0), NORMAL, next(env._eid), item))
 
-    def _end_item(self, item: QueueItem, failed: bool) -> None:
+    def _end_item(self, item: QueueItem) -> None:
+        """SimPy's callback of an executing item at its end: its slots are released and
+        the run goes on; then the walk that may have been asked for runs if nothing else
+        is due first."""
         now = self.env._now
         for c in item.held:
             c.release(item, now)
@@ -529,25 +559,23 @@ class World:
             if fn.blocked and not fn.dirty:
                 self._mark(fn)
         run = item.run
-        spec = run.fn.spec
-        is_run_step = run.fn.is_run_step[item.step_index]
         if run.state in FINAL:      # cancelled while executing: the request finished, its result is discarded
             self._step_row(item, "cancelled")
-            return
-        if not is_run_step:     # a zero-time request that found a sleep, a wait or the end
+        elif not run.fn.is_run_step[item.step_index]:     # a zero-time request that found a sleep, a wait or the end
             self._step_row(item, "completed")
             self._proceed(run, item.step_index)
-            return
-        if failed:
+        elif item.failed:
             self._step_row(item, "failed")
-            if item.attempt <= spec.retries:
+            if item.attempt <= run.fn.spec.retries:
                 delay = self.platform.retry_delay(item.attempt, run.fn.retry_draws.next())
                 self._enqueue(run, item.kind, item.step_index, item.attempt + 1, now + delay)
             else:
                 self._finish(run, FAILED)
-            return
-        self._step_row(item, "completed")
-        self._proceed(run, item.step_index + 1)
+        else:
+            self._step_row(item, "completed")
+            self._proceed(run, item.step_index + 1)
+        if self._walk_eid is not None:
+            self._flush_walk()
 
     def _proceed(self, run: Run, index: int) -> None:
         """Move ``run`` to step ``index``: enqueue it, sleep, wait, or complete."""
