@@ -1,8 +1,11 @@
-"""With one function, a push that finds the queue stopped at its first item skips the walk
-(``FunctionQueue.push(hold=True)``): the tables must be exactly those of walking every
-time. Priorities put new items ahead of the stopped one, a small peek window leaves items
-outside it, retries and cancellations change the queue between walks; random scenarios
-add ties (several events and ends at one instant) and every mechanism."""
+"""With one function, the engine does without a walk in two cases (``World._offer``): a
+push that finds the queue stopped at its first item skips the walk
+(``FunctionQueue.push(hold=True)``), and an item made ready last in its callback, with the
+queue empty and nothing else due now, starts at once if the constraints grant it
+(``FunctionQueue.start_alone``). The tables must be exactly those of walking every time.
+Priorities put new items ahead of the stopped one, a small peek window leaves items
+outside it, retries, sleeps and cancellations change the queue between walks; random
+scenarios add ties (several events and ends at one instant) and every mechanism."""
 from __future__ import annotations
 
 import warnings
@@ -13,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 import flowsim
 from flowsim.engine import world as world_module
+from flowsim.engine.queue import FunctionQueue
 from flowsim.errors import ScenarioError
 from flowsim.testing.strategies import scenarios
 
@@ -57,10 +61,67 @@ def _same_tables(sc: flowsim.Scenario, monkeypatch: pytest.MonkeyPatch) -> flows
 
 @pytest.mark.parametrize("peek,seed", [(3, 1), (3, 2), (300, 3)])
 def test_skipping_a_walk_that_starts_nothing_changes_nothing(monkeypatch, peek: int, seed: int) -> None:
+    started_alone = []
+    start_alone = FunctionQueue.start_alone
+
+    def counting(self, *args):
+        started = start_alone(self, *args)
+        started_alone.append(started)
+        return started
+
+    monkeypatch.setattr(FunctionQueue, "start_alone", counting)
     result = _same_tables(_scenario(peek, seed), monkeypatch)
-    # The case is exercised: items waited behind the function limit and outside the window.
+    # The case is exercised: items waited behind the function limit and outside the
+    # window (and items made ready alone were refused, then walked).
     blocked = set(result.steps["blocked_by"])
     assert "function" in blocked and (peek > 10 or "peek_window" in blocked)
+    assert not all(started_alone)
+
+
+def test_starting_an_item_alone_changes_nothing(monkeypatch) -> None:
+    """A lightly loaded function whose items are mostly made ready into an empty queue:
+    at arrivals, after a step, a sleep or a timed-out wait, and as delayed retries, with
+    ties (constant arrivals, whole-second durations) that must fall back to walking."""
+    fn = {"id": "f", "triggers": [{"event": "go"}], "concurrency": 3, "retries": 2,
+          "throttle": {"limit": 4, "period": "2s"},
+          "steps": [{"run": "a", "duration": {"empirical": ["1s", "2s", "370ms"]}, "failure_rate": 0.2},
+                    {"sleep": "1s"},
+                    {"waitForEvent": {"event": "confirm", "match": "data.user", "timeout": "2s"}},
+                    {"run": "b", "duration": {"exponential": {"mean": "1s"}}}]}
+    traffic = [{"event": "go", "arrivals": {"poisson": {"rate": "0.6/s"}},
+                "data": {"user": {"zipf": {"n": 6, "s": 1.2}, "format": "u{}"}}},
+               {"event": "go", "arrivals": {"constant": {"every": "3s"}}, "data": {"user": "u1"}},
+               {"event": "confirm", "arrivals": {"constant": {"every": "5s"}}, "data": {"user": "u1"}}]
+    sc = flowsim.load_scenario(scenario([fn], traffic=traffic, horizon="30m", platform="inngest"))
+    started_alone = []
+    start_alone = FunctionQueue.start_alone
+
+    def counting(self, *args):
+        started = start_alone(self, *args)
+        started_alone.append(started)
+        return started
+
+    monkeypatch.setattr(FunctionQueue, "start_alone", counting)
+    result = _same_tables(sc, monkeypatch)
+    assert sum(started_alone) > 1000 and not all(started_alone)
+    assert {"failed", "completed"} <= set(result.steps["status"]) and "timed_out" in set(result.steps["status"])
+
+
+def test_items_made_ready_during_an_arrival_are_walked_together(monkeypatch) -> None:
+    """One event resumes two waits: the first resumed item must not start alone, since the
+    arrival goes on and makes the second ready too; the walk then starts the one first in
+    the queue's order (the vip run, by priority), not the first resumed."""
+    fn = {"id": "f", "triggers": [{"event": "go"}], "concurrency": 1,
+          "priority": {"run": "event.data.plan == 'vip' ? 30 : 0"},
+          "steps": [{"run": "a", "duration": {"constant": "100ms"}},
+                    {"waitForEvent": {"event": "confirm", "match": "data.group", "timeout": "1m"}},
+                    {"run": "b", "duration": {"constant": "1s"}}]}
+    traffic = [{"events": [{"at": 0, "name": "go", "data": {"group": "g", "plan": "std"}},
+                           {"at": 0.5, "name": "go", "data": {"group": "g", "plan": "vip"}},
+                           {"at": 5, "name": "confirm", "data": {"group": "g"}}]}]
+    result = _same_tables(flowsim.load_scenario(scenario([fn], traffic=traffic, horizon="1m")), monkeypatch)
+    b = result.steps[result.steps["step"] == "b"].set_index("run_id")
+    assert b.loc["r2", "started_at"] == 5 and b.loc["r1", "started_at"] == 6
 
 
 @settings(deadline=None, suppress_health_check=list(HealthCheck))

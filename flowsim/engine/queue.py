@@ -158,6 +158,27 @@ class FunctionQueue:
             on_wait(item, stopper, position > 0)
         return True
 
+    def start_alone(self, item: QueueItem, now: float, start: Callable[[QueueItem, list["Constraint"]], None]) -> bool:
+        """What a walk would do now with ``item`` alone in the queue, if every constraint
+        grants it: start it without queueing it, leaving the queue empty and not blocked
+        (True). Otherwise change nothing (False: the item is to be pushed and walked). Only
+        for an empty queue in Inngest's order, where a walk is the constraints' answer for
+        this one item; the engine asks only when that walk would come next (see
+        ``World._enqueue``)."""
+        if not self._inserts_only or len(self.order):
+            return False
+        constraints = self.start_constraints if item.is_start else self.step_constraints
+        for c in constraints:
+            if c.check(item, now) is not None:
+                return False
+        if item.reason is not None:
+            item.note_reason(None, now)
+        start(item, constraints)
+        self.retry_at = None
+        self.stopped = None
+        self.blocked = False
+        return True
+
     def remove(self, item: QueueItem) -> None:
         self.order.remove(item)
         item.in_queue = False

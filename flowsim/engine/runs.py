@@ -29,7 +29,7 @@ class Run:
 
     __slots__ = ("id", "seq", "fn", "events", "event", "created_at", "state", "started_at", "ended_at",
                  "cancel_reason", "priority_factor", "keys", "item", "timers", "pauses", "batch_id",
-                 "attrs")
+                 "phase", "attrs")
 
     def __init__(self, seq: int, fn: "FunctionRuntime", events: list["Event"], created_at: float,
                  priority_factor: float, batch_id: str | None) -> None:
@@ -46,9 +46,10 @@ class Run:
         self.priority_factor = priority_factor
         self.keys: dict[str, Any] = {}
         self.item: QueueItem | None = None
-        self.timers: list[Any] = []
-        self.pauses: list[Any] = []
+        self.timers: tuple[Any, ...] = ()      # its cancellable timers and pauses (few, most runs none)
+        self.pauses: tuple[Any, ...] = ()
         self.batch_id = batch_id
+        self.phase: tuple[int, float] | None = None    # the sleep or wait it is in: (step index, since)
         self.attrs: dict[str, Any] = {}
 
     @property

@@ -14,8 +14,9 @@ any other timer (:class:`Scheduled`). The way an event travels (spec §1):
 3. a surviving candidate becomes a run, whose keys every constraint binds once, and
    whose start item is enqueued at ``max(now, event.ts)``;
 4. the function's queue is walked (:mod:`flowsim.engine.queue`) whenever an item
-   becomes ready (unless the walk could start nothing: see ``_solo``), capacity is
-   released, or a throttle's retry time comes.
+   becomes ready (with one function, an item ready alone may start at once, and a walk
+   that could start nothing is skipped: see :meth:`World._offer`), capacity is released,
+   or a throttle's retry time comes.
 
 Every fact is recorded as it happens, into the tables' recorder or the summary-only one;
 :meth:`World.run` returns the recorder.
@@ -165,9 +166,9 @@ class World:
         self.explain = explain
         self.decisions: list[tuple[float, str, str, dict[str, Any]]] = []
         self.functions = [FunctionRuntime(spec, self) for spec in scenario.functions]
-        # With one function, a walk that could start nothing is skipped when an item is
-        # pushed (FunctionQueue.push): with several, every walk shuffles the functions
-        # walked, and skipping one would change the random draws. A change later in the
+        # With one function, a walk may be done at once or skipped when an item is made
+        # ready (_offer): with several, every walk shuffles the functions walked, and
+        # skipping one would change the random draws. After a skipped walk, a change later in the
         # same instant (a release) then asks for its own walk, due after everything
         # already scheduled for that instant, as any walk is: the tables are the same as
         # with every walk, but the pushed item's "waiting" decision would be logged at the
@@ -299,17 +300,16 @@ class World:
                 self.events_unmatched += 1
             rec = self.recorder
             for fn, triggers in matches:
-                row = rec.event_row(event, fn.spec.id)
                 if triggers[0].condition is not None:      # else the first trigger matches at once
                     reason = self._filter(event, triggers)
                     if reason is not None:
-                        rec.set_outcome(row, "filtered", None, reason)
+                        rec.event_row(event, fn.spec.id, "filtered", reason=reason)
                         continue
                 if fn.stages:
-                    self._rows[(event.seq, fn.index)] = row
+                    self._rows[(event.seq, fn.index)] = rec.event_row(event, fn.spec.id)
                     self._submit(Candidate(fn.spec, [event]), fn, 0)
-                else:                  # nothing to pass: a run at once, the row given its outcome directly
-                    self._create_run(fn, [event], 0.0, None, row)
+                else:                  # nothing to pass: a run at once, its row recorded with its outcome
+                    self._create_run(fn, [event], 0.0, None, lone=True)
         if self._walk_eid is not None:
             self._flush_walk()
 
@@ -373,10 +373,10 @@ class World:
         return run
 
     def _create_run(self, fn: FunctionRuntime, events: list[Event], priority_factor: float,
-                    batch_id: str | None, row: int | None = None) -> None:
+                    batch_id: str | None, lone: bool = False) -> None:
         """Create the run of a candidate that passed every stage, and enqueue its start.
-        ``row``: the events-table row of a lone event that no stage saw (kept out of
-        ``_rows``); otherwise each event's row is taken from ``_rows``."""
+        ``lone``: one event of a function without stages, whose events-table row is
+        recorded here with its outcome; otherwise each event's row is taken from ``_rows``."""
         run = self._new_run(fn, events, priority_factor, batch_id)
         for i, stage in fn.created_hooks:
             drop = stage.run_created(run, self)
@@ -386,8 +386,8 @@ class World:
                 self._drop(Candidate(fn.spec, events, batch_id, priority_factor), fn, drop, run)
                 return
         outcome = "batched" if batch_id is not None else "run"
-        if row is not None:
-            self.recorder.set_outcome(row, outcome, run.id)
+        if lone:
+            self.recorder.event_row(events[0], fn.spec.id, outcome, run.id)
         else:
             rows, set_outcome = self._rows, self.recorder.set_outcome     # self.set_outcome, inlined
             for event in events:
@@ -404,18 +404,20 @@ class World:
                 pause = Pause(run, c.event, c.match, c.condition, self._cancel_on_match)
                 if c.timeout is not None:
                     pause.timer = self.call_at(now + c.timeout, pause.kill)
-                run.pauses.append(pause)
+                run.pauses += (pause,)
                 self.pauses.add(pause)
             if spec.start_timeout is not None:
-                run.timers.append(self.call_at(now + spec.start_timeout, self._start_timeout, run))
+                run.timers += (self.call_at(now + spec.start_timeout, self._start_timeout, run),)
         at = now if batch_id is not None else max(now, run.event.ts)
-        self._enqueue(run, START, 0, 1, at)
+        self._enqueue(run, START, 0, 1, at, lone)
 
     def _cancel_on_match(self, pause: Pause, event: Event) -> None:
         self.cancel_run(pause.run, "cancel_on")
 
     # -- queue ------------------------------------------------------------------------
-    def _enqueue(self, run: Run, kind: str, step_index: int, attempt: int, at: float) -> None:
+    def _enqueue(self, run: Run, kind: str, step_index: int, attempt: int, at: float, last: bool = False) -> None:
+        """Make ``run``'s next queue item, due at ``at``. ``last``: nothing else happens in
+        this callback after it (see :meth:`_offer`)."""
         self._item_seq += 1
         item = QueueItem(run, kind, step_index, attempt, at, self._item_seq)
         now = self.env._now
@@ -434,14 +436,30 @@ class World:
         if ready > now:
             item.timer = self.call_at(ready, self._ready, item)
         else:
-            fn = run.fn
-            if not fn.queue.push(item, now, self._solo and not fn.dirty):
-                self._mark(fn)
+            self._offer(item, now, last)
 
     def _ready(self, item: QueueItem) -> None:
         item.timer = None
+        self._offer(item, self.env._now, True)
+
+    def _offer(self, item: QueueItem, now: float, last: bool) -> None:
+        """Put a ready item in its function's queue and ask for a walk, unless, with one
+        function (``_solo``) and no walk pending, the walk can be done at once or skipped:
+        * ``last`` (nothing else happens in this callback after this item is made ready)
+          and nothing on SimPy's heap is due now: the walk would come next and see this item
+          alone in an empty queue, so the constraints' answer now is the walk's; if they
+          grant it, it starts here (``FunctionQueue.start_alone``). The same random draws
+          and records follow, in the same order; only the walk's own sequence number in
+          SimPy's order is not taken, which changes no order between entries.
+        * the walk would start nothing (``FunctionQueue.push`` with ``hold``)."""
         fn = item.run.fn
-        if not fn.queue.push(item, self.env._now, self._solo and not fn.dirty):
+        hold = self._solo and not fn.dirty
+        if hold and last:
+            heap = self.env._queue
+            if (not heap or heap[0][0] > now) and fn.queue.start_alone(item, now, self._start_cb):
+                fn.blocked = False
+                return
+        if not fn.queue.push(item, now, hold):
             self._mark(fn)
 
     def _mark(self, fn: FunctionRuntime) -> None:
@@ -520,7 +538,7 @@ class World:
         if run.started_at is None:
             run.started_at = now
             if fn.spec.finish_timeout is not None:
-                run.timers.append(self.call_at(now + fn.spec.finish_timeout, self._finish_timeout, run))
+                run.timers += (self.call_at(now + fn.spec.finish_timeout, self._finish_timeout, run),)
         run.state = EXECUTING
         failed = False
         duration = 0.0
@@ -587,33 +605,33 @@ class World:
             return
         step = steps[index]
         if isinstance(step, RunStep):
-            self._enqueue(run, STEP, index, 1, now)
+            self._enqueue(run, STEP, index, 1, now, True)
         elif isinstance(step, SleepStep):
             run.state = SLEEPING
-            run.attrs["phase"] = (index, now)
-            run.timers.append(self.call_at(now + step.duration, self._wake_from_sleep, run))
+            run.phase = (index, now)
+            run.timers += (self.call_at(now + step.duration, self._wake_from_sleep, run),)
         else:
             run.state = WAITING
-            run.attrs["phase"] = (index, now)
+            run.phase = (index, now)
             pause = Pause(run, step.event, step.match, step.condition, self._wait_matched)
             pause.timer = self.call_at(now + step.timeout, self._wait_timeout, run, pause)
-            run.pauses.append(pause)
+            run.pauses += (pause,)
             self.pauses.add(pause)
 
     def _wake_from_sleep(self, run: Run) -> None:
         index = self._phase_row(run, "completed")
-        self._enqueue(run, SLEEP, index + 1, 1, self.env._now)
+        self._enqueue(run, SLEEP, index + 1, 1, self.env._now, True)
 
     def _wait_matched(self, pause: Pause, event: Event) -> None:
-        self._resume_wait(pause.run, "matched")
+        self._resume_wait(pause.run, "matched", False)     # during an arrival, which goes on
 
     def _wait_timeout(self, run: Run, pause: Pause) -> None:
         pause.kill()
-        self._resume_wait(run, "timed_out")
+        self._resume_wait(run, "timed_out", True)
 
-    def _resume_wait(self, run: Run, status: str) -> None:
+    def _resume_wait(self, run: Run, status: str, last: bool) -> None:
         index = self._phase_row(run, status)
-        self._enqueue(run, STEP, index + 1, 1, self.env._now)
+        self._enqueue(run, STEP, index + 1, 1, self.env._now, last)
 
     # -- ends -------------------------------------------------------------------------
     def _finish(self, run: Run, status: str) -> None:
@@ -623,11 +641,11 @@ class World:
         if run.timers:
             for timer in run.timers:
                 timer.cancel()
-            run.timers = []
+            run.timers = ()
         if run.pauses:
             for pause in run.pauses:
                 pause.kill()
-            run.pauses = []
+            run.pauses = ()
         del self.live_runs[run.seq]
         self.recorder.run_row(run, status)
         for stage in run.fn.ended_hooks:
@@ -678,7 +696,8 @@ class World:
 
     def _phase_row(self, run: Run, status: str) -> int:
         """Record the sleep or wait ``run`` is in, ending now; return its step index."""
-        index, since = run.attrs.pop("phase")
+        index, since = run.phase
+        run.phase = None
         step = run.fn.spec.steps[index]
         kind = "sleep" if isinstance(step, SleepStep) else "wait"
         self.recorder.step_row(run, step.name, kind, 1, since, since,

@@ -138,16 +138,18 @@ class Recorder:
         self._outcome_cols = tuple(self._tables[0].text[c] for c in ("outcome", "run_id", "key", "reason"))
 
     # -- events ---------------------------------------------------------------------
-    def event_row(self, event: Any, function_id: str) -> int:
-        """Add the row of ``event`` for ``function_id`` with no outcome yet; return its index."""
+    def event_row(self, event: Any, function_id: str, outcome: str = "", run_id: str = "",
+                  reason: str = "") -> int:
+        """Add the row of ``event`` for ``function_id``, with its outcome if known (else
+        ``set_outcome`` gives it later, once); return its index."""
         ids, names, functions, outcomes, run_ids, keys, reasons, numbers = self._events
         ids.append(event.id)
         names.append(event.name)
         functions.append(function_id)
-        outcomes.append("")      # no outcome yet: set_outcome sets it once
-        run_ids.append("")
+        outcomes.append(outcome)
+        run_ids.append(run_id)
         keys.append("")
-        reasons.append("")
+        reasons.append(reason)
         numbers += _PACK_EVENT(event.ts, event.at)
         return len(outcomes) - 1
 

@@ -214,11 +214,16 @@ class SummaryRecorder:
             total.fold()
 
     # -- events ---------------------------------------------------------------------
-    def event_row(self, event: Any, function_id: str) -> int:
-        """Open the row of ``event`` for ``function_id``, with no outcome yet; return its index."""
+    def event_row(self, event: Any, function_id: str, outcome: str = "", run_id: str = "",
+                  reason: str = "") -> int:
+        """Fold the row of ``event`` for ``function_id`` if its outcome is known, else open
+        it until ``set_outcome``; return its index."""
         row = self._next_event_row
         self._next_event_row = row + 1
-        self._pending[row] = (event, function_id)
+        if not outcome:
+            self._pending[row] = (event, function_id)
+        elif self._measured(event.at):
+            self._outcome(function_id, outcome, "")
         return row
 
     def set_outcome(self, row: int, outcome: str, run_id: str | None = None, reason: str = "",
