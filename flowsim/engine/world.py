@@ -454,7 +454,7 @@ class World:
         * the walk would start nothing (``FunctionQueue.push`` with ``hold``)."""
         fn = item.run.fn
         hold = self._solo and not fn.dirty
-        if hold and last:
+        if hold and last and not fn.blocked:      # not blocked and no walk pending: an empty queue
             heap = self.env._queue
             if (not heap or heap[0][0] > now) and fn.queue.start_alone(item, now, self._start_cb):
                 fn.blocked = False
