@@ -198,14 +198,14 @@ class FunctionQueue:
         start_constraints, step_constraints = self.start_constraints, self.step_constraints
         retry_at = None
         while True:
-            total = len(order)
-            if not total:
+            # One look at the window of ready items (the whole queue if shorter).
+            window = order.window(peek)
+            if not window:
                 self.retry_at = retry_at
                 self.blocked = False
                 self.stopped = None
                 return
-            # One look at the window of ready items.
-            window = order.window(peek)
+            seen_all = len(window) < peek or len(order) == peek
             started: list[QueueItem] = []
             refused = False
             stopped = None
@@ -243,6 +243,6 @@ class FunctionQueue:
                 order.started(started)
             self.retry_at = retry_at
             self.stopped = stopped
-            self.blocked = refused or total > len(window)
-            if not (started and total > peek):
+            self.blocked = refused or not seen_all
+            if not started or seen_all:
                 return
