@@ -29,9 +29,9 @@ class Run:
 
     __slots__ = ("id", "seq", "fn", "events", "event", "created_at", "state", "started_at", "ended_at",
                  "cancel_reason", "priority_factor", "keys", "item", "timers", "pauses", "batch_id",
-                 "phase", "attrs")
+                 "phase", "_attrs")
 
-    def __init__(self, seq: int, fn: "FunctionRuntime", events: list["Event"], created_at: float,
+    def __init__(self, seq: int, fn: "FunctionRuntime", events: Sequence["Event"], created_at: float,
                  priority_factor: float, batch_id: str | None) -> None:
         self.id = f"r{seq}"
         self.seq = seq
@@ -50,7 +50,15 @@ class Run:
         self.pauses: tuple[Any, ...] = ()
         self.batch_id = batch_id
         self.phase: tuple[int, float] | None = None    # the sleep or wait it is in: (step index, since)
-        self.attrs: dict[str, Any] = {}
+        self._attrs: dict[str, Any] | None = None
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Policies' own state for this run (made on first use: most runs need none)."""
+        attrs = self._attrs
+        if attrs is None:
+            attrs = self._attrs = {}
+        return attrs
 
     @property
     def ended(self) -> bool:

@@ -24,7 +24,7 @@ Every fact is recorded as it happens, into the tables' recorder or the summary-o
 from __future__ import annotations
 
 from heapq import heappush
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import simpy
@@ -146,6 +146,7 @@ class FunctionRuntime:
         self.step_names = [step.name for step in spec.steps] + ["(end)"]
         self.is_run_step = [isinstance(step, RunStep) for step in spec.steps] + [False]
         self.step_kinds = ["run" if run else "request" for run in self.is_run_step]     # a queue item's kind column
+        self.run_timers = bool(spec.cancel_on) or spec.start_timeout is not None     # set when a run is created
 
 
 def _uniform(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -309,7 +310,7 @@ class World:
                     self._rows[(event.seq, fn.index)] = rec.event_row(event, fn.spec.id)
                     self._submit(Candidate(fn.spec, [event]), fn, 0)
                 else:                  # nothing to pass: a run at once, its row recorded with its outcome
-                    self._create_run(fn, [event], 0.0, None, lone=True)
+                    self._create_run(fn, (event,), 0.0, None, lone=True)
         if self._walk_eid is not None:
             self._flush_walk()
 
@@ -365,14 +366,14 @@ class World:
             self.log(drop.outcome, f"event {event.id} for {fn.spec.id}: {drop.outcome} ({drop.reason})",
                      event_id=event.id, function_id=fn.spec.id, key=drop.key)
 
-    def _new_run(self, fn: FunctionRuntime, events: list[Event], priority_factor: float, batch_id: str | None) -> Run:
+    def _new_run(self, fn: FunctionRuntime, events: Sequence[Event], priority_factor: float, batch_id: str | None) -> Run:
         self._run_seq += 1
         run = Run(self._run_seq, fn, events, self.env._now, priority_factor, batch_id)
         for c in fn.binders:
             c.bind(run)
         return run
 
-    def _create_run(self, fn: FunctionRuntime, events: list[Event], priority_factor: float,
+    def _create_run(self, fn: FunctionRuntime, events: Sequence[Event], priority_factor: float,
                     batch_id: str | None, lone: bool = False) -> None:
         """Create the run of a candidate that passed every stage, and enqueue its start.
         ``lone``: one event of a function without stages, whose events-table row is
@@ -383,7 +384,7 @@ class World:
             if drop is not None:
                 for earlier in fn.stages[:i]:      # undo what they took at enqueue (a lock)
                     earlier.run_ended(run, self)
-                self._drop(Candidate(fn.spec, events, batch_id, priority_factor), fn, drop, run)
+                self._drop(Candidate(fn.spec, list(events), batch_id, priority_factor), fn, drop, run)
                 return
         outcome = "batched" if batch_id is not None else "run"
         if lone:
@@ -399,7 +400,7 @@ class World:
         self.live_runs[run.seq] = run
         spec = fn.spec
         now = self.env._now
-        if batch_id is None:
+        if batch_id is None and fn.run_timers:
             for c in spec.cancel_on:
                 pause = Pause(run, c.event, c.match, c.condition, self._cancel_on_match)
                 if c.timeout is not None:
@@ -408,7 +409,8 @@ class World:
                 self.pauses.add(pause)
             if spec.start_timeout is not None:
                 run.timers += (self.call_at(now + spec.start_timeout, self._start_timeout, run),)
-        at = now if batch_id is not None else max(now, run.event.ts)
+        ts = run.event.ts
+        at = ts if batch_id is None and ts > now else now      # max(now, ts) unless a batch
         self._enqueue(run, START, 0, 1, at, lone)
 
     def _cancel_on_match(self, pause: Pause, event: Event) -> None:
