@@ -1,8 +1,9 @@
 """With one function, the engine does without a walk in two cases (``World._offer``): a
 push that finds the queue stopped at its first item skips the walk
 (``FunctionQueue.push(hold=True)``), and an item made ready last in its callback, with the
-queue empty and nothing else due now, starts at once if the constraints grant it
-(``FunctionQueue.start_alone``). The tables must be exactly those of walking every time.
+queue empty and nothing else due now, starts at once if the constraints grant it, or
+waits at the head if a function or account limit refuses it (``FunctionQueue.walk_alone``).
+The tables must be exactly those of walking every time.
 Priorities put new items ahead of the stopped one, a small peek window leaves items
 outside it, retries, sleeps and cancellations change the queue between walks; random
 scenarios add ties (several events and ends at one instant) and every mechanism."""
@@ -61,27 +62,17 @@ def _same_tables(sc: flowsim.Scenario, monkeypatch: pytest.MonkeyPatch) -> flows
 
 @pytest.mark.parametrize("peek,seed", [(3, 1), (3, 2), (300, 3)])
 def test_skipping_a_walk_that_starts_nothing_changes_nothing(monkeypatch, peek: int, seed: int) -> None:
-    started_alone = []
-    start_alone = FunctionQueue.start_alone
-
-    def counting(self, *args):
-        started = start_alone(self, *args)
-        started_alone.append(started)
-        return started
-
-    monkeypatch.setattr(FunctionQueue, "start_alone", counting)
     result = _same_tables(_scenario(peek, seed), monkeypatch)
-    # The case is exercised: items waited behind the function limit and outside the
-    # window (and items made ready alone were refused, then walked).
+    # The case is exercised: items waited behind the function limit and outside the window.
     blocked = set(result.steps["blocked_by"])
     assert "function" in blocked and (peek > 10 or "peek_window" in blocked)
-    assert not all(started_alone)
 
 
-def test_starting_an_item_alone_changes_nothing(monkeypatch) -> None:
+def test_walking_an_item_alone_changes_nothing(monkeypatch) -> None:
     """A lightly loaded function whose items are mostly made ready into an empty queue:
     at arrivals, after a step, a sleep or a timed-out wait, and as delayed retries, with
-    ties (constant arrivals, whole-second durations) that must fall back to walking."""
+    ties (constant arrivals, whole-second durations) and throttle refusals that must fall
+    back to walking."""
     fn = {"id": "f", "triggers": [{"event": "go"}], "concurrency": 3, "retries": 2,
           "throttle": {"limit": 4, "period": "2s"},
           "steps": [{"run": "a", "duration": {"empirical": ["1s", "2s", "370ms"]}, "failure_rate": 0.2},
@@ -93,17 +84,17 @@ def test_starting_an_item_alone_changes_nothing(monkeypatch) -> None:
                {"event": "go", "arrivals": {"constant": {"every": "3s"}}, "data": {"user": "u1"}},
                {"event": "confirm", "arrivals": {"constant": {"every": "5s"}}, "data": {"user": "u1"}}]
     sc = flowsim.load_scenario(scenario([fn], traffic=traffic, horizon="30m", platform="inngest"))
-    started_alone = []
-    start_alone = FunctionQueue.start_alone
+    walked_alone = []
+    walk_alone = FunctionQueue.walk_alone
 
     def counting(self, *args):
-        started = start_alone(self, *args)
-        started_alone.append(started)
-        return started
+        done = walk_alone(self, *args)
+        walked_alone.append(done)
+        return done
 
-    monkeypatch.setattr(FunctionQueue, "start_alone", counting)
+    monkeypatch.setattr(FunctionQueue, "walk_alone", counting)
     result = _same_tables(sc, monkeypatch)
-    assert sum(started_alone) > 1000 and not all(started_alone)
+    assert sum(walked_alone) > 1000 and not all(walked_alone)
     assert {"failed", "completed"} <= set(result.steps["status"]) and "timed_out" in set(result.steps["status"])
 
 

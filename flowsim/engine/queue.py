@@ -158,19 +158,30 @@ class FunctionQueue:
             on_wait(item, stopper, position > 0)
         return True
 
-    def start_alone(self, item: QueueItem, now: float, start: Callable[[QueueItem, list["Constraint"]], None]) -> bool:
-        """What a walk would do now with ``item`` alone in the queue, if every constraint
-        grants it: start it without queueing it, leaving the queue empty and not blocked
-        (True). Otherwise change nothing (False: the item is to be pushed and walked). Only
-        for an empty queue in Inngest's order, where a walk is the constraints' answer for
-        this one item; the engine asks only when that walk would come next (see
-        ``World._enqueue``)."""
+    def walk_alone(self, item: QueueItem, now: float, start: Callable[[QueueItem, list["Constraint"]], None]) -> bool:
+        """Walk an empty queue with ``item`` alone in it, when that walk needs no more than
+        this item's answer: if every constraint grants it, start it without queueing it; if
+        one that stops the walk refuses it, queue it as the walk would, stopped at it. True
+        when done so (``blocked`` then says which); False, changing nothing, for a refusal
+        that skips (a keyed limit, a throttle: the walk also says when to look again) or a
+        queue that is not empty or not in Inngest's order (then push the item and walk).
+        The engine asks only when that walk would come next (see ``World._offer``)."""
         if not self._inserts_only or len(self.order):
             return False
         constraints = self.start_constraints if item.is_start else self.step_constraints
         for c in constraints:
-            if c.check(item, now) is not None:
-                return False
+            refusal = c.check(item, now)
+            if refusal is not None:
+                if not refusal.stop:
+                    return False
+                self.order.push(item)
+                item.in_queue = True
+                if item.note_reason(refusal.reason, now) and self.on_wait is not None:
+                    self.on_wait(item, c, False)
+                self.retry_at = None
+                self.stopped = (item, refusal.reason)
+                self.blocked = True
+                return True
         if item.reason is not None:
             item.note_reason(None, now)
         start(item, constraints)

@@ -14,8 +14,9 @@ any other timer (:class:`Scheduled`). The way an event travels (spec §1):
 3. a surviving candidate becomes a run, whose keys every constraint binds once, and
    whose start item is enqueued at ``max(now, event.ts)``;
 4. the function's queue is walked (:mod:`flowsim.engine.queue`) whenever an item
-   becomes ready (with one function, an item ready alone may start at once, and a walk
-   that could start nothing is skipped: see :meth:`World._offer`), capacity is released,
+   becomes ready (with one function, an item ready alone in an empty queue is walked
+   alone, and a walk that could start nothing is skipped: see :meth:`World._offer`),
+   capacity is released,
    or a throttle's retry time comes.
 
 Every fact is recorded as it happens, into the tables' recorder or the summary-only one;
@@ -450,16 +451,17 @@ class World:
         * ``last`` (nothing else happens in this callback after this item is made ready)
           and nothing on SimPy's heap is due now: the walk would come next and see this item
           alone in an empty queue, so the constraints' answer now is the walk's; if they
-          grant it, it starts here (``FunctionQueue.start_alone``). The same random draws
-          and records follow, in the same order; only the walk's own sequence number in
-          SimPy's order is not taken, which changes no order between entries.
+          grant it, it starts here, and if a function or account limit refuses it, it waits
+          at the head (``FunctionQueue.walk_alone``). The same random draws and records
+          follow, in the same order; only the walk's own sequence number in SimPy's order
+          is not taken, which changes no order between entries.
         * the walk would start nothing (``FunctionQueue.push`` with ``hold``)."""
         fn = item.run.fn
         hold = self._solo and not fn.dirty
         if hold and last and not fn.blocked:      # not blocked and no walk pending: an empty queue
             heap = self.env._queue
-            if (not heap or heap[0][0] > now) and fn.queue.start_alone(item, now, self._start_cb):
-                fn.blocked = False
+            if (not heap or heap[0][0] > now) and fn.queue.walk_alone(item, now, self._start_cb):
+                fn.blocked = fn.queue.blocked
                 return
         if not fn.queue.push(item, now, hold):
             self._mark(fn)
