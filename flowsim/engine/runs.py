@@ -29,7 +29,8 @@ class Run:
 
     __slots__ = ("id", "seq", "fn", "events", "event", "created_at", "state", "started_at", "ended_at",
                  "cancel_reason", "priority_factor", "keys", "item", "timers", "pauses", "batch_id",
-                 "phase", "_attrs")
+                 "phase", "_attrs", "callbacks")
+    _ok = True      # with ``callbacks``: a sleeping run is its own entry in SimPy's event queue
 
     def __init__(self, seq: int, fn: "FunctionRuntime", events: Sequence["Event"], created_at: float,
                  priority_factor: float, batch_id: str | None) -> None:

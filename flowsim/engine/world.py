@@ -192,11 +192,12 @@ class World:
         self._shuffle = self.streams["shuffle"]
         # Bound once: the hot paths pass them on every arrival, walk and step.
         self._start_cb = self._start
-        # SimPy's callbacks of the two entries every run has: the arrival of an event, and
-        # the end of an executing item (the item is its own entry; see _start).
+        # SimPy's callbacks of the entries every run has: the arrival of an event, and the
+        # end of an executing item (the item is its own entry; see _start).
         self._arrival = Arrival()
         self._arrival_callbacks = (self._on_arrival,)
         self._end_callbacks = (self._end_item,)
+        self._sleep_callbacks = (self._wake_from_sleep,)      # a sleeping run is its own entry too
         self._traffic: Iterator[Event] | None = None
 
     # -- StageContext ---------------------------------------------------------------
@@ -612,7 +613,12 @@ class World:
         elif isinstance(step, SleepStep):
             run.state = SLEEPING
             run.phase = (index, now)
-            run.timers += (self.call_at(now + step.duration, self._wake_from_sleep, run),)
+            # The run is its own entry on SimPy's heap, due when the sleep ends, as
+            # call_at(now + step.duration); a run cancelled meanwhile is no longer sleeping then.
+            run.callbacks = self._sleep_callbacks
+            env = self.env
+            delay = (now + step.duration) - now
+            heappush(env._queue, (now + (delay if delay > 0.0 else 0.0), NORMAL, next(env._eid), run))
         else:
             run.state = WAITING
             run.phase = (index, now)
@@ -622,8 +628,13 @@ class World:
             self.pauses.add(pause)
 
     def _wake_from_sleep(self, run: Run) -> None:
-        index = self._phase_row(run, "completed")
-        self._enqueue(run, SLEEP, index + 1, 1, self.env._now, True)
+        """SimPy's callback of a sleeping run at the end of its sleep (none if it was
+        cancelled meanwhile); then the walk it may have asked for."""
+        if run.state == SLEEPING:
+            index = self._phase_row(run, "completed")
+            self._enqueue(run, SLEEP, index + 1, 1, self.env._now, True)
+            if self._walk_eid is not None:
+                self._flush_walk()
 
     def _wait_matched(self, pause: Pause, event: Event) -> None:
         self._resume_wait(pause.run, "matched", False)     # during an arrival, which goes on
