@@ -109,8 +109,9 @@ class QueueItem:
         if self.reason is not None and now > self.reason_since:
             waits = self.waits
             if waits is None:
-                waits = self.waits = {}
-            waits[self.reason] = waits.get(self.reason, 0.0) + (now - self.reason_since)
+                self.waits = {self.reason: now - self.reason_since}
+            else:
+                waits[self.reason] = waits.get(self.reason, 0.0) + (now - self.reason_since)
         self.reason = reason
         self.reason_since = now
         return True
