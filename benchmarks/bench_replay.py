@@ -21,12 +21,13 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from rss import peak_rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,7 +69,7 @@ def measure(mode: str, path: str, fmt: str) -> None:
 
     import flowsim
     from flowsim.streams import Streams
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = peak_rss_kb()
     sc = flowsim.load_scenario(scenario(Path(path), fmt))
     start = time.perf_counter()
     if mode == "read":
@@ -76,7 +77,7 @@ def measure(mode: str, path: str, fmt: str) -> None:
     else:
         count = flowsim.simulate(sc).events_in
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_kb()
     print(json.dumps({"events": count, "seconds": elapsed, "peak_kb": peak, "baseline_kb": baseline}))
 
 

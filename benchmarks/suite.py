@@ -35,7 +35,6 @@ import dataclasses
 import glob
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,7 @@ from flowsim.scenario.load import load_scenario  # noqa: E402
 from flowsim.scenario.model import Scenario  # noqa: E402
 from flowsim.traffic.sources import merge  # noqa: E402
 from flowsim.streams import Streams  # noqa: E402
+from rss import peak_rss_kb  # noqa: E402
 
 BENCHES = ("mmc", "steps3", "million", "expr", "sweep")
 LOAD = 0.8          # offered load of the M/M/c systems
@@ -248,12 +248,12 @@ def million_child(events: int, tables: bool, summary: bool) -> None:
     except (AttributeError, OSError):
         pass
     sc = load_scenario(multi_tenant(events))
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_kb()
     w0, c0 = time.perf_counter(), time.process_time()
     kwargs = {} if tables else {"tables": False}
     result = simulate(sc, **kwargs)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_kb()
     completed = (int((result.runs["status"] == "completed").sum()) if tables
                  else result.summary()["runs"]["completed"])
     figures = {"events": result.events_in, "completed": completed,
@@ -262,7 +262,7 @@ def million_child(events: int, tables: bool, summary: bool) -> None:
         c1 = time.process_time()
         result.summary()
         figures["summary_cpu"] = time.process_time() - c1
-        figures["summary_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        figures["summary_peak_mb"] = peak_rss_kb() / 1024
     print(json.dumps(figures))
 
 
