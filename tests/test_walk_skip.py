@@ -203,3 +203,12 @@ def test_a_held_push_leaves_the_queue_as_a_walk_would(seed: int) -> None:
         for a, b in twins:
             assert (a.reason, a.reason_since, a.waits, a.in_queue) == (b.reason, b.reason_since, b.waits, b.in_queue)
     assert started["lazy"] == started["eager"]
+
+
+def test_a_world_runs_once():
+    """A second run of the same World would continue from spent streams and records:
+    it is refused rather than giving wrong tables."""
+    world = world_module.World(_scenario(3, 1))
+    world.run()
+    with pytest.raises(RuntimeError, match="already"):
+        world.run()

@@ -41,7 +41,7 @@ class DispatchOrder:
         raise NotImplementedError
 
     def window(self, n: int) -> list[QueueItem]:
-        """The first ``n`` items in dispatch order."""
+        """The first ``n`` items in dispatch order (all of them if fewer than ``n``)."""
         raise NotImplementedError
 
     def started(self, items: list[QueueItem]) -> None:

@@ -169,8 +169,8 @@ class World:
         self.functions = [FunctionRuntime(spec, self) for spec in scenario.functions]
         # With one function, a walk may be done at once or skipped when an item is made
         # ready (_offer): with several, every walk shuffles the functions walked, and
-        # skipping one would change the random draws. After a skipped walk, a change later in the
-        # same instant (a release) then asks for its own walk, due after everything
+        # skipping one would change the random draws. After a skipped walk, a change later
+        # in the same instant (a release) then asks for its own walk, due after everything
         # already scheduled for that instant, as any walk is: the tables are the same as
         # with every walk, but the pushed item's "waiting" decision would be logged at the
         # push rather than after the instant's other decisions, so not with ``explain``.
@@ -263,7 +263,11 @@ class World:
 
     # -- running --------------------------------------------------------------------
     def run(self, progress: Callable[[float], None] | None = None, chunks: int = 100) -> Recorder:
-        """Simulate until the horizon and close every open record; return the recorder."""
+        """Simulate until the horizon and close every open record; return the recorder.
+
+        A world runs once: its clock, streams and records are spent afterwards."""
+        if self._traffic is not None:
+            raise RuntimeError("World.run was already called; build a new World to run again")
         horizon = self.scenario.horizon
         self._traffic = merge(list(self.scenario.traffic), self.streams, horizon)
         self._arrival.event = None
@@ -614,7 +618,9 @@ class World:
             run.state = SLEEPING
             run.phase = (index, now)
             # The run is its own entry on SimPy's heap, due when the sleep ends, as
-            # call_at(now + step.duration); a run cancelled meanwhile is no longer sleeping then.
+            # call_at(now + step.duration). Only this line makes a run SLEEPING and only
+            # cancel_run ends a sleep early (changing the state), so the entry, when it
+            # comes, wakes the run only if it is still sleeping.
             run.callbacks = self._sleep_callbacks
             env = self.env
             delay = (now + step.duration) - now

@@ -148,6 +148,10 @@ class Constraint:
         """Evaluate this constraint's key for a new run, once, into ``run.keys``."""
 
     def check(self, item: "QueueItem", now: float) -> Refusal | None:
+        """Whether ``item`` may start at ``now``: ``None`` to grant, else why not.
+
+        A question only: it must not change state, and asked twice at one instant it gives
+        the same answer (the engine may ask again, or skip asking, when nothing changed)."""
         raise NotImplementedError
 
     def acquire(self, item: "QueueItem", now: float) -> None:

@@ -131,7 +131,6 @@ class Recorder:
                         _Table(STEP_COLUMNS, _STEP_NUMBERS))
         self._keys_json: dict[tuple[tuple[str, str], ...], str] = {}
         self._wait_prefix: dict[str, str] = {}      # reason → its JSON up to the seconds: '{"reason": '
-        self._wait_prefix: dict[str, str] = {}       # reason → '{"reason": '
         # The buffers of each table in the order its row method fills them.
         self._events, self._runs, self._steps = ((*t.text.values(), t.packed) for t in self._tables)
         # The columns an outcome fills in later, by row.
