@@ -78,7 +78,7 @@ _FIRE = (_fire,)
 
 
 class Arrival:
-    """The entry on SimPy's heap of the traffic's next event (see :meth:`World._next_arrival`)."""
+    """The entry on SimPy's heap of the traffic's next event (see :meth:`World._on_arrival`)."""
 
     __slots__ = ("callbacks", "event")
     _ok = True
@@ -207,13 +207,12 @@ class World:
         return self.env._now
 
     def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> Scheduled:
-        """Call ``fn(*args)`` at simulated time ``when`` (not before now); cancellable."""
-        return self._schedule(when - self.env._now, fn, args)
+        """Call ``fn(*args)`` at simulated time ``when`` (now if earlier); cancellable.
 
-    def _schedule(self, delay: float, fn: Callable[..., None], args: tuple) -> Scheduled:
-        """Call ``fn(*args)`` after ``delay`` seconds (none if negative), in SimPy's order:
-        ``Timeout(env, delay)``'s place, at ``now + delay``, behind everything scheduled before."""
+        In SimPy's order: ``Timeout(env, when - now)``'s place, at ``now + (when - now)``
+        (SimPy's arithmetic, kept), behind everything scheduled before for that time."""
         env = self.env
+        delay = when - env._now
         entry = Scheduled(fn, args, self)
         heappush(env._queue, (env._now + (delay if delay > 0.0 else 0.0), NORMAL, next(env._eid), entry))
         return entry
