@@ -5,45 +5,34 @@ as ``file:line: field: message`` with no traceback, and nothing written).
 """
 from __future__ import annotations
 
-import sys
-import warnings
+import os
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from flowsim.errors import ScenarioError, ScenarioWarning
+from flowsim.console import command, out
+from flowsim.errors import ScenarioError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate the flow control of event-driven function platforms (Inngest first).")
-err = Console(stderr=True)
-out = Console()
 
 
 def _load(path: Path):
-    """Load a scenario, printing its warnings (combinations Inngest accepts but ignores)."""
+    """Load a scenario (its warnings, combinations Inngest accepts but ignores, are printed
+    by :func:`flowsim.console.command` as they come)."""
     from flowsim.scenario.load import load_scenario
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ScenarioWarning)
-        scenario = load_scenario(path)
-    for w in caught:
-        if issubclass(w.category, ScenarioWarning):
-            err.print(f"[bold yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return scenario
+    return load_scenario(path)
 
 
-def _fail(exc: ScenarioError) -> None:
-    err.print(f"[bold red]error:[/] {exc.format()}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+SEED = typer.Option(None, min=0, help="Seed (default: the scenario's `seed`).")
 
 
 @app.command()
 def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
-        seed: Optional[int] = typer.Option(None, help="Seed (default: the scenario's `seed`)."),
+        seed: Optional[int] = SEED,
         out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/<name>/)."),
         fmt: str = typer.Option("csv", "--format", help="Table format: csv or parquet."),
         explain: bool = typer.Option(False, "--explain", help="Also write the decision log (log.csv)."),
@@ -56,71 +45,75 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
                                           "however long the run; percentiles within 0.5%, slot-use peak and "
                                           "saturation and per-key p99 and starvation left out (see the README)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")) -> None:
-    """Simulate a scenario, write events/runs/steps tables and summary.json, print a summary."""
+    """Simulate a scenario, write events/runs/steps tables and summary.json, print a summary.
+
+    Every output path is checked before anything runs, and the traffic record is moved into
+    place only once the tables (and report) are written, so bad input leaves nothing behind."""
     from flowsim.api import simulate
-    from flowsim.results.writers import write_result, write_summary
-    try:
-        if fmt not in ("csv", "parquet"):
-            raise ScenarioError(f"expected csv or parquet, got {fmt!r}", field="--format")
+    from flowsim.results.writers import check_format, check_outputs, check_writable_parent, write_result, write_summary
+    with command(quiet) as bar:
+        check_format(fmt)
         if summary_only and (explain or report is not None):
             raise ScenarioError("cannot be combined with --explain or --report, which need the per-row tables",
                                 field="--summary-only")
         sc = _load(scenario)
-        if record is not None:
-            from flowsim.traffic.record import record_events
-            record_events(sc, seed, record)
-        show = not quiet and sys.stderr.isatty()
-        if show:
-            from rich.progress import Progress
-            with Progress(console=err, transient=True) as bar:
-                task = bar.add_task(f"simulating {sc.name}", total=1.0)
-                result = simulate(sc, seed, explain=explain, warmup=warmup, tables=not summary_only,
-                                  progress=lambda f: bar.update(task, completed=f))
-        else:
-            result = simulate(sc, seed, explain=explain, warmup=warmup, tables=not summary_only)
         target = out_dir or Path("runs") / sc.name
-        if summary_only:
-            write_summary(result, target)
-        else:
-            write_result(result, target, fmt)
-        if report is not None:
-            from flowsim.report import write_report
-            write_report({sc.name: result}, report)
-    except ScenarioError as exc:
-        _fail(exc)
-        return
+        check_outputs({"--out": target, "--report": report})
+        if record is not None:
+            if record.is_dir() or not record.name:
+                raise ScenarioError(f"expected a file, got the directory {record}", field="--record")
+            check_writable_parent(record.resolve(), record, "--record")
+        progress = bar(f"simulating {sc.name}")
+        result = simulate(sc, seed, explain=explain, warmup=warmup, tables=not summary_only,
+                          progress=None if progress is None else (lambda f: progress(f, 1.0)))
+        recorded = None
+        try:
+            if record is not None:     # written beside its target, moved into place last
+                from flowsim.traffic.record import record_events
+                recorded = record.with_name(f".{record.stem}.flowsim-partial{record.suffix}")
+                record_events(sc, seed, recorded)
+            if summary_only:
+                write_summary(result, target)
+            else:
+                write_result(result, target, fmt)
+            if report is not None:
+                from flowsim.report import write_report
+                write_report({sc.name: result}, report)
+            if recorded is not None:
+                os.replace(recorded, record)
+        finally:
+            if recorded is not None and recorded.exists():
+                recorded.unlink()
     if not quiet:
         print_summary(result.summary())
-        out.print(f"wrote {target}/" + (f" and {report}/index.html" if report else ""), highlight=False)
+        out.print(f"wrote {escape(str(target))}/" + (f" and {escape(str(report))}/index.html" if report else ""),
+                  highlight=False)
 
 
 @app.command("report")
 def report_cmd(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
                out_dir: Optional[Path] = typer.Option(None, "--out", help="Directory (default reports/<name>/)."),
-               seed: Optional[int] = typer.Option(None, help="Seed (default: the scenario's `seed`)."),
+               seed: Optional[int] = SEED,
                warmup: str = typer.Option("0", help="Exclude the start from metrics: a duration or a fraction.")) -> None:
     """Simulate a scenario and write a self-contained index.html and report.md with figures."""
     from flowsim.api import simulate
     from flowsim.report import write_report
-    try:
+    from flowsim.results.writers import check_outputs
+    with command():
         sc = _load(scenario)
+        target = out_dir or Path("reports") / sc.name
+        check_outputs({"--out": target})
         result = simulate(sc, seed, warmup=warmup)
-        target = write_report({sc.name: result}, out_dir or Path("reports") / sc.name)
-    except ScenarioError as exc:
-        _fail(exc)
-        return
-    out.print(f"wrote {target}/index.html and {target}/report.md", highlight=False)
+        write_report({sc.name: result}, target)
+    out.print(f"wrote {escape(str(target))}/index.html and {escape(str(target))}/report.md", highlight=False)
 
 
 @app.command()
 def validate(scenario: Path = typer.Argument(..., help="The scenario YAML file.")) -> None:
     """Check a scenario without running it."""
-    try:
+    with command():
         sc = _load(scenario)
-    except ScenarioError as exc:
-        _fail(exc)
-        return
-    out.print(f"{scenario}: ok ({len(sc.functions)} functions, {len(sc.traffic)} traffic sources)",
+    out.print(f"{escape(str(scenario))}: ok ({len(sc.functions)} functions, {len(sc.traffic)} traffic sources)",
               highlight=False, soft_wrap=True)
 
 

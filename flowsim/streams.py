@@ -13,6 +13,8 @@ import hashlib
 
 import numpy as np
 
+from flowsim.errors import ScenarioError
+
 
 def _name_key(name: str) -> tuple[int, int]:
     digest = hashlib.sha256(name.encode("utf-8")).digest()
@@ -23,7 +25,7 @@ class Streams:
     """A lazily filled mapping from stream name to ``numpy.random.Generator``."""
 
     def __init__(self, seed: int | np.random.SeedSequence) -> None:
-        self.root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+        self.root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(check_seed(seed))
         self._gens: dict[str, np.random.Generator] = {}
 
     def __getitem__(self, name: str) -> np.random.Generator:
@@ -35,6 +37,15 @@ class Streams:
         return gen
 
 
+def check_seed(seed: int) -> int:
+    """``seed`` as an int, or a :class:`ScenarioError` if it is negative (numpy's
+    ``SeedSequence`` takes only non-negative integers)."""
+    value = int(seed)
+    if value < 0:
+        raise ScenarioError(f"expected a non-negative integer, got {value}", field="seed")
+    return value
+
+
 def replication_seeds(seed: int, n: int) -> list[int]:
     """``n`` independent seeds spawned from ``seed`` (numpy ``SeedSequence.spawn``)."""
-    return [int(s.generate_state(1, np.uint64)[0]) for s in np.random.SeedSequence(int(seed)).spawn(n)]
+    return [int(s.generate_state(1, np.uint64)[0]) for s in np.random.SeedSequence(check_seed(seed)).spawn(n)]

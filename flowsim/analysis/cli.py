@@ -16,32 +16,28 @@ Work runs on the local cores by default (``--workers``), or on a Dask cluster
 from __future__ import annotations
 
 import math
-import sys
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Iterator, List, Optional
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from flowsim.analysis.executors import Progress, make_executor
+from flowsim.analysis.executors import make_executor
 from flowsim.analysis.headline import METRICS
 from flowsim.analysis.output import write_tables
 from flowsim.analysis.overrides import BASE, parse_assignment
-from flowsim.errors import ScenarioError, ScenarioWarning
+from flowsim.console import command as _command, out
+from flowsim.errors import ScenarioError
+from flowsim.results.writers import check_outputs
 
-err = Console(stderr=True)
-out = Console()
 
 REPLICATIONS = typer.Option(10, "--replications", "-n", help="Independent seeds per variant or point (≥ 2).")
 SETS = typer.Option(None, "--set", metavar="PATH=VALUE",
                     help="Override a field, e.g. functions.my-fn.concurrency.0.limit=5 (repeatable).")
-SEED = typer.Option(None, help="Seed the replication seeds are spawned from (default: the scenario's `seed`).")
+SEED = typer.Option(None, min=0, help="Seed the replication seeds are spawned from (default: the scenario's `seed`).")
 WORKERS = typer.Option(None, "--workers", help="Local worker processes (default: one per core; 1: in-process).")
 CLUSTER = typer.Option(None, "--cluster", metavar="ADDRESS",
                        help="Run on an existing Dask cluster, e.g. tcp://scheduler:8786.")
@@ -63,14 +59,20 @@ def compare(scenarios: List[Path] = typer.Argument(..., help="Scenario YAML file
     and the difference to the first variant (paired over common random numbers)."""
     from flowsim.analysis.compare import compare as run_compare
     with _command(quiet) as bar:
+        check_outputs({"--out": out_dir, "--report": report})
         overrides = [parse_assignment(s) for s in sets or []]
         with make_executor(workers, cluster) as executor:
             result = run_compare(scenarios, replications, sets=overrides, seed=seed, executor=executor,
                                  progress=bar("compare"), tables=not summary_only)
-        target = write_tables(out_dir or Path("runs") / f"{result.name}-compare",
-                              {"replications": result.rows, "summary": result.summary})
+        target = _output(out_dir, Path("runs") / f"{result.name}-compare", report)
+        target = write_tables(target, {"replications": result.rows, "summary": result.summary})
         if report is not None:
-            _report(report, dict(zip(result.variants, result.specs)), result.seeds[0])
+            _report(report, dict(zip(result.variants, result.specs)), result.seeds[0],
+                    answer=_compare_answer(result.summary, result.variants),
+                    tables=[(f"Comparison over {len(result.seeds)} replications (mean ± 95% CI half-width; "
+                             f"Δ: paired difference to {result.variants[0]})",
+                             comparison_frame(result.summary, result.variants))],
+                    figures="one full run of each variant, with the first replication's seed")
     if not quiet:
         print_comparison(result.summary, result.variants)
         out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
@@ -94,6 +96,7 @@ def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
     from flowsim.analysis.sweep import parse_grid
     from flowsim.analysis.sweep import sweep as run_sweep
     with _command(quiet) as bar:
+        check_outputs({"--out": out_dir, "--report": report})
         for m in metrics or []:
             if m not in METRICS:
                 raise ScenarioError(f"unknown metric {m!r}; known: {', '.join(METRICS)}", field="--metric")
@@ -102,14 +105,17 @@ def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         with make_executor(workers, cluster) as executor:
             result = run_sweep(scenario, dims, replications, variants=variants or [BASE], sets=overrides,
                                seed=seed, executor=executor, progress=bar("sweep"), tables=not summary_only)
-        target = write_tables(out_dir or Path("runs") / f"{result.name}-sweep",
-                              {"replications": result.rows, "summary": result.summary})
+        target = _output(out_dir, Path("runs") / f"{result.name}-sweep", report)
+        target = write_tables(target, {"replications": result.rows, "summary": result.summary})
         if report is not None:
             metric = (metrics or ["p99(start_latency)"])[0]
             curve = _curve(result.summary, result.settings, metric)
+            per_point = result.summary[result.summary["metric"] == metric].drop(columns="metric")
             _report(report, {f"point 0 ({_point(result.summary, result.settings)})": result.specs[0]},
                     result.seeds[0], sweep=curve, sweep_x=result.settings[0] if curve is not None else None,
-                    sweep_metric=metric)
+                    sweep_metric=metric, answer=_sweep_answer(result.summary, result.settings, metric),
+                    tables=[] if curve is not None else [(f"{metric} per point (mean and 95% CI)", per_point)],
+                    figures="one full run of point 0, with the first replication's seed")
     if not quiet:
         _print_sweep(result.summary, result.settings, list(metrics or []), len(variants or [BASE]) > 1)
         out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
@@ -131,6 +137,7 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
     from flowsim.analysis.plan import Objective, parse_vary
     from flowsim.analysis.plan import plan as run_plan
     with _command(quiet) as bar:
+        check_outputs({"--out": out_dir, "--report": report})
         rng = parse_vary(vary)
         objectives = [Objective.parse(s) for s in slos]
         overrides = [parse_assignment(s) for s in sets or []]
@@ -141,7 +148,8 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
                     "objectives": [o.text for o in result.objectives], "replications": replications,
                     "answer": result.answer, "binding": result.binding, "constraint": result.constraint,
                     "explanation": result.explain()}
-        target = write_tables(out_dir or Path("runs") / f"{result.name}-plan",
+        target = _output(out_dir, Path("runs") / f"{result.name}-plan", report)
+        target = write_tables(target,
                               {"plan": result.evaluations, "replications": result.rows, "summary": result.summary},
                               {"plan": document})
         if report is not None:
@@ -150,10 +158,19 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
             curve = result.evaluations[result.evaluations["objective"] == objective.text]
             _report(report, {f"{result.path} = {shown}": result.specs[shown]}, result.seeds[0],
                     sweep=curve.rename(columns={"value": result.path}), sweep_x=result.path,
-                    sweep_metric=objective.metric, slo=objective.bound, answer=result.explain())
+                    sweep_metric=objective.metric, slo=objective.bound, answer=result.explain(),
+                    figures=f"one full run at {result.path} = {shown}, with the first replication's seed")
     if not quiet:
         _print_plan(result)
         out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
+
+
+def _output(out_dir: Optional[Path], default: Path, report: Optional[Path]) -> Path:
+    """The output directory: ``--out`` (checked before the work) or the default, checked now."""
+    if out_dir is not None:
+        return out_dir
+    check_outputs({"--out": default, "--report": report})
+    return default
 
 
 def _report(out_dir: Path, specs: dict[str, Any], seed: int, **kwargs: Any) -> None:
@@ -174,42 +191,6 @@ def _curve(summary: pd.DataFrame, settings: list[str], metric: str) -> Optional[
 def _point(summary: pd.DataFrame, settings: list[str]) -> str:
     first = summary[summary["point"] == 0].iloc[0]
     return ", ".join(f"{s}={first[s]}" for s in settings)
-
-
-@contextmanager
-def _command(quiet: bool) -> Iterator[Callable[[str], Optional[Progress]]]:
-    """Errors → exit 2 with one line; scenario warnings printed as they come; progress bars."""
-    from rich.progress import Progress as Bars
-    bars = Bars(console=err, transient=True) if not quiet and sys.stderr.isatty() else None
-
-    def bar(label: str) -> Optional[Progress]:
-        if bars is None:
-            return None
-        task = bars.add_task(label, total=None)
-        return lambda done, total: bars.update(task, completed=done, total=total)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", ScenarioWarning)
-        shown = warnings.showwarning
-
-        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-            if issubclass(category, ScenarioWarning):
-                err.print(f"[bold yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
-            else:
-                shown(message, category, *args, **kwargs)
-        warnings.showwarning = show
-        try:
-            if bars is not None:
-                bars.start()
-            yield bar
-        except ScenarioError as exc:
-            if bars is not None:
-                bars.stop()
-            err.print(f"[bold red]error:[/] {escape(exc.format())}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        finally:
-            if bars is not None:
-                bars.stop()
 
 
 def _num(v: float, digits: int = 3) -> str:
@@ -243,26 +224,74 @@ def _shown_metrics(summary: pd.DataFrame) -> list[str]:
     return keep
 
 
-def print_comparison(summary: pd.DataFrame, variants: list[str]) -> None:
-    """The comparison table: a row per headline metric, a column per variant and per difference."""
-    table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width; Δ: paired difference to " + variants[0])
-    table.add_column("metric", no_wrap=True)
-    for i, v in enumerate(variants):
-        table.add_column(escape(v), justify="right", overflow="fold")
-        if i:
-            table.add_column(f"Δ {escape(v)}", justify="right", overflow="fold")
+def _comparison_rows(summary: pd.DataFrame, variants: list[str]) -> Iterator[tuple[str, list[tuple[str, bool]]]]:
+    """Per headline metric shown: each variant's ``mean ± half-width`` and, after the first,
+    its paired difference to the first, each with whether it is a difference whose CI
+    excludes 0."""
     by = summary.set_index(["variant", "metric"])
     for metric in _shown_metrics(summary):
         cells = []
         for i, v in enumerate(variants):
             r = by.loc[(v, metric)]
-            cells.append(_pm(r["mean"], r["ci_low"], r["ci_high"]))
+            cells.append((_pm(r["mean"], r["ci_low"], r["ci_high"]), False))
             if i:
-                d = _pm(r["diff"], r["diff_low"], r["diff_high"], signed=True)
                 clear = not math.isnan(r["diff_low"]) and (r["diff_low"] > 0 or r["diff_high"] < 0)
-                cells.append(f"[bold]{d}[/]" if clear else d)
-        table.add_row(metric, *cells)
+                cells.append((_pm(r["diff"], r["diff_low"], r["diff_high"], signed=True), clear))
+        yield metric, cells
+
+
+def _comparison_columns(variants: list[str]) -> list[str]:
+    return [c for i, v in enumerate(variants) for c in ([v] if not i else [v, f"Δ {v}"])]
+
+
+def print_comparison(summary: pd.DataFrame, variants: list[str]) -> None:
+    """The comparison table: a row per headline metric, a column per variant and per difference
+    (in bold where its CI excludes 0)."""
+    table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width; Δ: paired difference to " + variants[0])
+    table.add_column("metric", no_wrap=True)
+    for column in _comparison_columns(variants):
+        table.add_column(escape(column), justify="right", overflow="fold")
+    for metric, cells in _comparison_rows(summary, variants):
+        table.add_row(metric, *(f"[bold]{text}[/]" if clear else text for text, clear in cells))
     out.print(table)
+
+
+def comparison_frame(summary: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+    """The comparison table as text, for a report (a difference whose CI excludes 0 is starred)."""
+    rows = {metric: [text + (" *" if clear else "") for text, clear in cells]
+            for metric, cells in _comparison_rows(summary, variants)}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=_comparison_columns(variants)).rename_axis("metric")
+
+
+def _compare_answer(summary: pd.DataFrame, variants: list[str], metric: str = "p99(start_latency)") -> str:
+    """The comparison's answer for ``metric`` over the replications, variant by variant."""
+    by = summary.set_index(["variant", "metric"])
+    parts = []
+    for i, v in enumerate(variants):
+        r = by.loc[(v, metric)]
+        text = f"{v} {_pm(r['mean'], r['ci_low'], r['ci_high'])} s"
+        if i and not math.isnan(r["diff"]):
+            verdict = ("lower" if r["diff_high"] < 0 else "higher" if r["diff_low"] > 0
+                       else "no clear difference")
+            text += f" (Δ {_pm(r['diff'], r['diff_low'], r['diff_high'], signed=True)} s: {verdict})"
+        parts.append(text)
+    n = int(by.loc[(variants[0], metric), "n"])
+    return f"{metric} over {n} replications (mean ± 95% CI half-width): " + "; ".join(parts) + "."
+
+
+def _sweep_answer(summary: pd.DataFrame, settings: list[str], metric: str) -> str:
+    """The sweep's answer for ``metric``: its lowest and highest mean over the points."""
+    rows = summary[(summary["metric"] == metric) & summary["mean"].notna()]
+    if rows.empty:
+        return f"{metric}: no value at any point."
+    variants = rows["variant"].nunique() > 1
+
+    def where(r: pd.Series) -> str:
+        return ", ".join(([f"variant {r['variant']}"] if variants else []) + [f"{s}={r[s]}" for s in settings])
+    low, high = rows.loc[rows["mean"].idxmin()], rows.loc[rows["mean"].idxmax()]
+    return (f"{metric} over {int(low['n'])} replications per point (mean ± 95% CI half-width): lowest "
+            f"{_pm(low['mean'], low['ci_low'], low['ci_high'])} at {where(low)}, highest "
+            f"{_pm(high['mean'], high['ci_low'], high['ci_high'])} at {where(high)}, over {len(rows)} points.")
 
 
 def _print_sweep(summary: pd.DataFrame, settings: list[str], metrics: list[str], show_variant: bool) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -96,6 +97,10 @@ class ProcessExecutor(Executor):
             self._pool = None
 
 
+#: A Dask scheduler address: ``[protocol://]host:port`` (host a name, IPv4 or [IPv6]).
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:[\w.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
+
+
 class DaskExecutor(Executor):
     """Jobs on an existing ``dask.distributed`` cluster, by its scheduler's address."""
 
@@ -105,9 +110,12 @@ class DaskExecutor(Executor):
         except ImportError:
             raise ScenarioError("--cluster needs dask.distributed: pip install 'flowsim[dask]'",
                                 field="--cluster") from None
+        if not _ADDRESS.fullmatch(address):
+            raise ScenarioError(f"expected a scheduler address such as tcp://host:8786, got {address!r}",
+                                field="--cluster")
         try:
             self.client = Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ScenarioError(f"cannot reach the Dask scheduler at {address}: {exc}", field="--cluster") from None
 
     def map(self, fn: Callable[[T], R], jobs: Sequence[T], progress: Progress | None = None) -> list[R]:

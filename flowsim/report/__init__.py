@@ -14,7 +14,7 @@ import html
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -70,11 +70,14 @@ def _secs(v: float | None) -> str:
 
 def build(results: Mapping[str, "Result"], out: Path, *, sweep: pd.DataFrame | None = None,
           sweep_x: str | None = None, sweep_metric: str | None = None, slo: float | None = None,
-          answer: str | None = None) -> Report:
+          answer: str | None = None, tables: Sequence[tuple[str, pd.DataFrame]] = (),
+          figures: str | None = None) -> Report:
     """Draw every figure of the report into ``out`` and return its content.
 
     ``results`` maps variant names to results (one entry for a single run); the first
-    is the one whose time series and keys are drawn.
+    is the one whose time series and keys are drawn. An analysis passes its own
+    ``answer`` (over its replications), its ``tables`` (shown first) and what the
+    ``figures`` are drawn from (its results are single runs).
     """
     import flowsim
     for result in results.values():
@@ -85,7 +88,10 @@ def build(results: Mapping[str, "Result"], out: Path, *, sweep: pd.DataFrame | N
              ("seeds", ", ".join(map(str, seeds))), ("flowsim", flowsim.__version__),
              ("horizon", f"{first.horizon:g} s" + (f", warm-up {first.warmup:g} s" if first.warmup else "")),
              ("variants", ", ".join(results) if len(results) > 1 else "-")]
+    if figures:
+        facts.append(("figures", figures))
     report = Report(f"flowsim report: {first.scenario.name}", facts, answer or answer_for(first))
+    report.sections += [Section(title, table=table) for title, table in tables]
     if sweep is not None and sweep_x and sweep_metric:
         fig, ax = plt.subplots(figsize=(8, 4))
         plot.sweep_curve(sweep, x=sweep_x, slo=slo, ax=ax, label=sweep_metric)

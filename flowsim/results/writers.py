@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -20,10 +21,14 @@ from flowsim.results.result import Result, TablesNotKept
 FORMATS = ("csv", "parquet")
 
 
-def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") -> Path:
-    """Write ``events``, ``runs``, ``steps`` (CSV or Parquet) and ``summary.json``."""
-    if result.summary_only:
-        raise TablesNotKept("writing the tables")
+#: The names of what flowsim writes into an output directory (a run's tables and summary,
+#: a report, an analysis's tables): a directory holding anything else is not replaced.
+OUTPUT_NAMES = re.compile(r"(events|runs|steps|log|replications|summary|plan)\.(csv|parquet|json)"
+                          r"|index\.html|report\.md|[\w-]+\.png")
+
+
+def check_format(fmt: str) -> None:
+    """Refuse a table format that is unknown or whose library is not installed."""
     if fmt not in FORMATS:
         raise ScenarioError(f"unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}", field="--format")
     if fmt == "parquet":
@@ -32,6 +37,61 @@ def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") 
         except ImportError:
             raise ScenarioError("--format parquet needs pyarrow: pip install 'flowsim[parquet]'",
                                 field="--format") from None
+
+
+def check_output_dir(out: str | os.PathLike[str], field: str) -> Path:
+    """Refuse, before anything runs, an output directory that cannot be written or whose
+    replacement would lose something (:func:`atomic_dir` replaces it as a whole): the
+    current directory or one above it, a file, a directory holding files flowsim did not
+    write, or a place that cannot be created. Returns the path."""
+    target = Path(out)
+    if not str(out):
+        raise ScenarioError("expected a directory, got an empty path", field=field)
+    resolved = target.resolve()
+    if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
+        raise ScenarioError(f"{out} is the current directory or holds it, and flowsim replaces its output "
+                            "directory as a whole: give a new directory or one flowsim wrote", field=field)
+    if target.exists():
+        if not target.is_dir():
+            raise ScenarioError(f"{out} exists and is not a directory", field=field)
+        foreign = sorted(p.name for p in target.iterdir() if not OUTPUT_NAMES.fullmatch(p.name))
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise ScenarioError(f"{out} holds files flowsim did not write ({shown}), which replacing it would "
+                                "delete: give another directory, or empty it", field=field)
+    check_writable_parent(resolved, out, field)
+    return target
+
+
+def check_outputs(outputs: dict[str, str | os.PathLike[str] | None]) -> None:
+    """:func:`check_output_dir` for each output directory given (option → path), and
+    refuse two of them that are the same or one inside the other (replacing one would
+    replace or leave a stray file in the other)."""
+    given = {field: check_output_dir(path, field).resolve() for field, path in outputs.items() if path is not None}
+    fields = list(given)
+    for i, a in enumerate(fields):
+        for b in fields[i + 1:]:
+            if given[a] == given[b] or given[a] in given[b].parents or given[b] in given[a].parents:
+                raise ScenarioError(f"{outputs[b]} and {a} {outputs[a]} must be apart (neither inside the other)",
+                                    field=b)
+
+
+def check_writable_parent(resolved: Path, shown: str | os.PathLike[str], field: str) -> None:
+    """Refuse a path whose nearest existing ancestor is not a writable directory."""
+    ancestor = resolved.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ScenarioError(f"cannot create {shown}: {ancestor} is not a directory", field=field)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ScenarioError(f"cannot write {shown}: {ancestor} is not writable", field=field)
+
+
+def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") -> Path:
+    """Write ``events``, ``runs``, ``steps`` (CSV or Parquet) and ``summary.json``."""
+    if result.summary_only:
+        raise TablesNotKept("writing the tables")
+    check_format(fmt)
     target = Path(out)
     with atomic_dir(target) as tmp:
         tables = {"events": result.events, "runs": result.runs, "steps": result.steps}
@@ -75,9 +135,13 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         os.chmod(tmp, 0o777 & ~umask)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / "x")
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                os.replace(target, old / "x")
+                os.replace(tmp, target)
+            finally:
+                if (old / "x").exists() and not target.exists():     # the second move failed: put it back
+                    os.replace(old / "x", target)
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
     except BaseException:
