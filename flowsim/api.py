@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any, Callable, Mapping
 
@@ -60,6 +61,8 @@ def parse_warmup(value: float | str, horizon: float) -> float:
                                     field="warmup") from None
             return _check_warmup(value, horizon)
     value = float(value)
+    if not math.isfinite(value):
+        raise ScenarioError(f"expected a duration or a fraction of the horizon, got {value}", field="warmup")
     return _check_warmup(value * horizon if 0 < value < 1 else value, horizon)
 
 

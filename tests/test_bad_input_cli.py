@@ -144,3 +144,14 @@ def test_an_unwritable_parent_is_refused(here):
         pytest.skip("root may write anywhere")
     (here / "ro").mkdir(mode=0o500)
     _fails(["run", "burst.yaml", "--out", "ro/x"], "not writable")
+
+
+def test_a_warmup_that_is_not_a_number_is_refused(here):
+    _fails(["run", "burst.yaml", "--warmup", "nan"], "warmup", "expected a duration or a fraction")
+    assert _listing(here) == ["burst.yaml"]
+
+
+def test_an_slo_bound_in_the_wrong_unit_says_what_is_expected(here):
+    out = _fails(["plan", "burst.yaml", "--vary", "functions.f.concurrency=1..3", "--slo",
+                  "rate(rate_limited) <= 3s", "-n", "2"], "--slo", "a percentage such as 1%")
+    assert "could not convert" not in out

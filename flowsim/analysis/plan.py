@@ -38,6 +38,11 @@ _OBJECTIVE = re.compile(r"^\s*(?P<metric>[a-z0-9_]+(?:\([a-z0-9_]+\))?)\s*(?P<op
 _RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
 
 
+#: What a bound looks like, by the unit of its metric.
+_BOUND_FORMS = {"seconds": "a duration such as 30s or 500ms", "per second": "a rate such as 5/s or 300/m",
+                "fraction": "a fraction such as 0.01 or a percentage such as 1%", "count": "a number such as 100"}
+
+
 @dataclass(frozen=True)
 class Objective:
     """``metric op bound``, e.g. ``p99(start_latency) <= 30s`` (bound in seconds: 30.0)."""
@@ -66,8 +71,9 @@ class Objective:
                 bound = float(raw[:-1]) / 100
             else:
                 bound = float(raw)
-        except ValueError as exc:
-            raise ScenarioError(f"invalid bound {raw!r} for {metric} ({kind}): {exc}", field="--slo") from None
+        except ValueError:
+            raise ScenarioError(f"invalid bound {raw!r} for {metric}: expected {_BOUND_FORMS[kind]}",
+                                field="--slo") from None
         if not math.isfinite(bound):
             raise ScenarioError(f"the bound of {text!r} must be finite", field="--slo")
         return cls(metric, op, bound, text.strip())
