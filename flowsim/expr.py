@@ -61,7 +61,9 @@ the conversion of the activation.
 references to names Inngest does not declare: variables other than ``event``, ``async``,
 ``user``, ``steps``, ``response``, ``actions``, ``action``, and unknown functions. Inngest's
 ``b64decode``, ``json_parse``, ``date`` and the clock functions ``now*`` are refused: flowsim
-does not implement them and reading a clock would break determinism.
+does not implement them and reading a clock would break determinism. Also refused: a
+``matches()`` pattern written as a string literal that RE2 (cel-python's engine) cannot
+compile, and a parse tree deeper than :data:`MAX_TREE_DEPTH` (Python's recursion limit).
 """
 from __future__ import annotations
 
@@ -692,6 +694,26 @@ def _fallback(tree: Any) -> _Fn:
     return fn
 
 
+def _regex_problem(pattern: str) -> str | None:
+    """Why RE2 (cel-python's ``matches()`` engine) cannot compile ``pattern``, or ``None``."""
+    try:
+        import re2
+    except ImportError:                 # cel-python 0.5 requires it; keep a fallback anyway
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            return str(e)
+        return None
+    options = re2.Options()
+    options.log_errors = False          # RE2 would print the error to stderr as well
+    try:
+        re2.compile(pattern, options)
+    except re2.error as e:
+        detail = e.args[0] if e.args else str(e)
+        return detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+    return None
+
+
 # --- the translator -------------------------------------------------------------------------
 
 class _Translator:
@@ -702,7 +724,8 @@ class _Translator:
         self.fallbacks = 0
 
     def error(self, message: str) -> ExprSyntaxError:
-        return ExprSyntaxError(f"invalid CEL expression {self.text!r}: {message}")
+        text = self.text if len(self.text) <= 200 else f"{self.text[:150]}…"    # a readable message
+        return ExprSyntaxError(f"invalid CEL expression {text!r}: {message}")
 
     def root(self, tree: Any) -> _Fn:
         return self.operand(tree, self.node(tree))
@@ -797,6 +820,8 @@ class _Translator:
                 return None
             return _args_call(impl, [fo, *args])  # type: ignore[list-item]
         self.check_function(name)
+        if name == "matches" and len(args) == 1:
+            self.check_pattern(args[0])
         return None
 
     def ident_arg(self, tree: Any) -> _Fn | None:
@@ -816,7 +841,23 @@ class _Translator:
                 return None
             return _args_call(impl, args)  # type: ignore[arg-type]
         self.check_function(name)
+        if name == "matches" and len(args) == 2:
+            self.check_pattern(args[1])
         return None
+
+    def check_pattern(self, pattern: _Fn | None) -> None:
+        """A literal ``matches()`` pattern must compile, with the engine cel-python uses (RE2).
+
+        cel-python reports a bad pattern only when evaluating, as an error for every event
+        (and RE2 logs a line to stderr each time); Inngest's cel-go checks a literal pattern
+        when it compiles the expression.
+        """
+        const = getattr(pattern, "const", None)
+        if const is None or type(const[0]) is not str:
+            return
+        problem = _regex_problem(const[0])
+        if problem is not None:
+            raise self.error(f"invalid regular expression {const[0]!r} in matches(): {problem}")
 
     def has(self, exprlist: list[Any]) -> _Fn | None:
         args = exprlist[0].children if exprlist else []
@@ -959,17 +1000,46 @@ def compile_expr(text: str) -> Expr:
     return expr
 
 
+# The deepest parse tree compiled. Each level costs the translator two or three Python
+# frames, and cel-python's interpreter (for parts left to it) more; past a few hundred
+# levels Python's recursion limit (2500 once cel-python is loaded) is reached, and it
+# surfaces as a RecursionError or even as an AttributeError from getattr. (cel-go, which
+# Inngest uses, bounds its parser's recursion as well.) One level of parentheses is about
+# ten tree levels (expr, ||, &&, relation, +, *, unary, member, primary, parens): the limit
+# allows ~35 nested parentheses, ~330 `!` or `&&` terms in a row.
+MAX_TREE_DEPTH = 350
+
+
 def _compile(text: str) -> Expr:
     import celpy
 
     env = _environment()
     translator = _Translator(text)
+    too_deep = (f"expression nested too deeply (flowsim compiles at most {MAX_TREE_DEPTH} levels of "
+                "operators, parentheses, calls and brackets); simplify it")
     try:
         tree = env.compile(text)
     except celpy.CELParseError as e:
         raise translator.error(_parse_problem(e)) from None
-    fn = translator.root(tree)
+    except RecursionError:
+        raise translator.error(too_deep) from None
+    if _tree_depth(tree) > MAX_TREE_DEPTH:
+        raise translator.error(too_deep)
+    try:
+        fn = translator.root(tree)
+    except RecursionError:
+        raise translator.error(too_deep) from None
     return Expr(text, fn, native=translator.fallbacks == 0)
+
+
+def _tree_depth(tree: Any) -> int:
+    """The depth of a lark parse tree, measured without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in getattr(node, "children", ()) if hasattr(child, "children"))
+    return deepest
 
 
 def _parse_problem(e: Any) -> str:

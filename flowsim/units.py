@@ -62,6 +62,8 @@ def parse_rate(value: object) -> float:
                 raise ValueError(f"expected {RATE_HELP}, got {value!r}") from None
         else:
             per = float(m.group(2)) if m.group(2) else 1.0
+            if per <= 0:
+                raise ValueError(f"the period of a rate must be greater than 0 (as in 5/2s), got {value!r}")
             rate = float(m.group(1)) / (per * _UNIT_SECONDS[m.group(3)])
     else:
         raise ValueError(f"expected {RATE_HELP}, got {value!r}")

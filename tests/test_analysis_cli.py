@@ -91,7 +91,8 @@ def test_plan_prints_the_answer_and_writes_it(scenario_file, tmp_path):
     (["compare", "{file}", "--set", "functions.f.concurrency"], "--set: expected PATH=VALUE"),
     (["compare", "{file}", "-n", "1"], "--replications: at least 2 replications"),
     (["sweep", "{file}", "--grid", "functions.f.concurrency=1,x"],
-     "{file}: --grid functions.f.concurrency: expected a mapping, got string 'x'"),
+     "{file}: --grid functions.f.concurrency: expected an integer limit, a mapping with limit, key, "
+     "scope, or a list of up to 2 of them, got string 'x'"),
     (["sweep", "{file}", "--grid", "horizon=1m", "--variant", "nope"], "--variant: no variant 'nope'"),
     (["sweep", "{file}", "--grid", "horizon=1m", "--metric", "p42(x)"], "--metric: unknown metric 'p42(x)'"),
     (["plan", "{file}", "--vary", "functions.f.concurrency=1..x", "--slo", "throughput >= 1"], "--vary: expected"),

@@ -94,7 +94,9 @@ class ConcurrencyConfig:
                 if isinstance(entry.value, (int, float)) and not isinstance(entry.value, bool):
                     parsed.append((entry.int(minimum=0), None, "fn", entry))
                     continue
-                entry.mapping(("limit", "key", "scope"), required=("limit",))
+                entry.mapping(("limit", "key", "scope"), required=("limit",),
+                              expected="an integer limit, a mapping with limit, key, scope, or a list of "
+                                       f"up to {MAX_CONCURRENCY_LIMITS} of them")
                 limit = entry.child("limit").int(minimum=0)
                 scope = entry.get("scope").choice(SCOPES) if entry.get("scope") else "fn"
                 key = entry.get("key")

@@ -9,6 +9,7 @@ file, line, field and what was expected.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -34,6 +35,19 @@ def format_path(path: Path) -> str:
     return out
 
 
+class LineMap(dict):
+    """Lines by path, plus ``aliases``: where a YAML alias (or merged value) was first read.
+
+    A node used again through an alias (``*name``, or ``<<: *name``) is indexed once, at its
+    first path; ``aliases`` maps each later path to that first one, so that a line under
+    an alias is still found without indexing the aliased value again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.aliases: dict[Path, Path] = {}
+
+
 @dataclass
 class Source:
     """Where a configuration came from: a file name (or ``<dict>``) and a line map."""
@@ -42,28 +56,40 @@ class Source:
     lines: dict[Path, int] = field(default_factory=dict)
 
     def line(self, path: Path) -> int | None:
-        """The line of ``path``, or of its nearest ancestor that has one."""
-        while True:
-            if path in self.lines:
-                return self.lines[path]
-            if not path:
+        """The line of ``path``, or of its nearest ancestor that has one (through aliases)."""
+        lines = self.lines
+        aliases = getattr(lines, "aliases", None)
+        for _ in range(100):                    # each step leaves one alias; a bound for safety
+            for n in range(len(path), -1, -1):
+                prefix = path[:n]
+                if aliases and n < len(path) and prefix in aliases:
+                    path = aliases[prefix] + path[n:]
+                    break
+                if prefix in lines:
+                    return lines[prefix]
+            else:
                 return None
-            path = path[:-1]
+        return None
 
     def error(self, path: Path, message: str) -> ScenarioError:
         return ScenarioError(message, file=self.file, line=self.line(path), field=format_path(path) or None)
 
 
 def load_yaml(text: str, file: str | None = None) -> tuple[Any, Source]:
-    """Parse YAML safely, returning the data and a :class:`Source` with line numbers."""
-    source = Source(file)
+    """Parse YAML safely, returning the data and a :class:`Source` with line numbers.
+
+    Anchors and aliases are read as ``yaml.safe_load`` reads them (an aliased value is
+    shared, not copied), and so are merge keys (``<<: *defaults``: the merged mapping's
+    keys, explicit keys winning). A value that contains itself through an alias is an error.
+    """
+    source = Source(file, LineMap())
     try:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:
                 return None, source
-            _index(node, (), source, loader)
+            _Indexer(source, loader).index(node, ())
             data = loader.construct_document(node)
         finally:
             loader.dispose()
@@ -74,31 +100,79 @@ def load_yaml(text: str, file: str | None = None) -> tuple[Any, Source]:
                             line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise ScenarioError("invalid YAML: nested too deeply", file=file) from None
     return data, source
 
 
-def _index(node: yaml.Node, path: Path, source: Source, loader: yaml.SafeLoader) -> None:
-    lines = source.lines
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Indexer:
+    """Records the line of every mapping key and list item, visiting each YAML node once."""
+
+    def __init__(self, source: Source, loader: yaml.SafeLoader) -> None:
+        self.source = source
+        self.loader = loader
+        self.lines = source.lines
+        self.aliases: dict[Path, Path] = getattr(source.lines, "aliases", {})
+        self.first: dict[int, Path] = {}      # id(node) -> the path it was first indexed at
+        self.open: set[int] = set()           # ids of the nodes being indexed (the ancestors)
+
+    def index(self, node: yaml.Node, path: Path) -> None:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            return
+        key = id(node)
+        if key in self.open:
+            raise ScenarioError("this value contains itself through an alias (a recursive anchor), "
+                                "which no scenario field accepts", file=self.source.file,
+                                line=self.source.line(path), field=format_path(path) or None)
+        if key in self.first:
+            self.aliases[path] = self.first[key]
+            return
+        self.first[key] = path
+        self.open.add(key)
+        if isinstance(node, yaml.MappingNode):
+            for k, (key_node, value_node) in self._entries(node, path).items():
+                self.lines[path + (k,)] = key_node.start_mark.line + 1
+                self.index(value_node, path + (k,))
+        else:
+            for i, item in enumerate(node.value):
+                self.lines[path + (i,)] = item.start_mark.line + 1
+                self.index(item, path + (i,))
+        self.open.discard(key)
+
+    def _entries(self, node: yaml.MappingNode, path: Path) -> dict[Any, tuple[yaml.Node, yaml.Node]]:
+        """The mapping's keys as ``safe_load`` builds them: merged keys first, explicit ones win."""
         seen: dict[Any, int] = {}
+        has_merge = False
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                has_merge = True
+                continue
+            k = self._key(key_node)
+            if k in seen:
+                raise ScenarioError(f"duplicate key {k!r} (first at line {seen[k]})", file=self.source.file,
+                                    line=key_node.start_mark.line + 1, field=format_path(path + (k,)))
+            seen[k] = key_node.start_mark.line + 1
+        if has_merge:
+            # PyYAML's own merge: replaces the << entries by the merged mappings' entries, in
+            # front of the explicit ones (raises a MarkedYAMLError for a value that is no mapping)
+            self.loader.flatten_mapping(node)
+        entries: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            try:
-                hash(key)
-            except TypeError:
-                raise ScenarioError("mapping keys must be plain values", file=source.file,
-                                    line=key_node.start_mark.line + 1) from None
-            if key in seen:
-                raise ScenarioError(f"duplicate key {key!r} (first at line {seen[key]})", file=source.file,
-                                    line=key_node.start_mark.line + 1, field=format_path(path + (key,)))
-            seen[key] = key_node.start_mark.line + 1
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            _index(value_node, path + (key,), source, loader)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[path + (i,)] = item.start_mark.line + 1
-            _index(item, path + (i,), source, loader)
+            entries[self._key(key_node)] = (key_node, value_node)    # later entries win, as in a dict
+        return entries
+
+    def _key(self, key_node: yaml.Node) -> Any:
+        k = self.loader.construct_object(key_node, deep=True)
+        try:
+            hash(k)
+        except TypeError:
+            raise ScenarioError("mapping keys must be plain values", file=self.source.file,
+                                line=key_node.start_mark.line + 1) from None
+        return k
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
@@ -151,10 +225,16 @@ class Node:
         return [self]
 
     # -- type checks ------------------------------------------------------------
-    def mapping(self, allowed: Iterable[str] | None = None, required: Iterable[str] = ()) -> dict:
-        """Require a mapping whose keys are among ``allowed`` and include ``required``."""
+    def mapping(self, allowed: Iterable[str] | None = None, required: Iterable[str] = (),
+                expected: str | None = None) -> dict:
+        """Require a mapping whose keys are among ``allowed`` and include ``required``.
+
+        ``expected`` words what the field accepts when it is not a mapping, for a field that
+        also takes other forms (``"an integer limit or a mapping with limit, key, scope"``);
+        by default the message says "expected a mapping".
+        """
         if not isinstance(self.value, dict):
-            raise self.error(f"expected a mapping, got {_describe(self.value)}")
+            raise self.error(f"expected {expected or 'a mapping'}, got {_describe(self.value)}")
         if allowed is not None:
             allowed = list(allowed)
             for key in self.value:
@@ -186,11 +266,18 @@ class Node:
         return v
 
     def number(self, minimum: float | None = None, maximum: float | None = None) -> float:
+        """A finite number (NaN and infinities are refused: no field gives them a meaning)."""
         v = self.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise self.error(f"expected a number, got {_describe(v)}")
-        _check_range(self, float(v), minimum, maximum)
-        return float(v)
+        try:
+            f = float(v)
+        except OverflowError:                   # an integer too large for a float
+            raise self.error(f"expected a finite number, got {v}") from None
+        if not math.isfinite(f):
+            raise self.error(f"expected a finite number, got {_yaml_float(f)}")
+        _check_range(self, f, minimum, maximum)
+        return f
 
     def bool(self) -> bool:
         if not isinstance(self.value, bool):
@@ -241,13 +328,32 @@ class Node:
 
 
 def _fmt_seconds(v: float) -> str:
+    """A duration for a message; below a millisecond in µs or ns (``1e-06ms`` reads badly)."""
     from flowsim.units import format_duration
+    if 0 < abs(v) < 1e-3:
+        return f"{v * 1e6:g}µs" if abs(v) >= 1e-6 else f"{v * 1e9:g}ns"
     return format_duration(v)
+
+
+def _yaml_float(v: float) -> str:
+    """NaN and infinities as YAML spells them (``.nan``, ``.inf``, ``-.inf``)."""
+    if v != v:
+        return ".nan"
+    return ".inf" if v > 0 else "-.inf"
+
+
+# A lower bound at or below this is "more than zero" in words: durations are positive to
+# make sense (a horizon, a timeout) and the bound only rules out 0 (1 ns, 1 µs in callers).
+_TINY = 1e-6
 
 
 def _check_range(node: Node, v: float, minimum: float | None, maximum: float | None,
                  what: str = "value", fmt: Callable[[float], str] = lambda x: f"{x:g}") -> None:
+    if v != v:
+        raise node.error(f"{what} must be a number, got {_yaml_float(v)}")
     if minimum is not None and v < minimum:
+        if 0 < minimum <= _TINY and v <= 0:
+            raise node.error(f"{what} must be greater than 0, got {fmt(v)}")
         raise node.error(f"{what} must be at least {fmt(minimum)}, got {fmt(v)}")
     if maximum is not None and v > maximum:
         raise node.error(f"{what} must be at most {fmt(maximum)}, got {fmt(v)}")
