@@ -7,12 +7,14 @@ line, the field path and what is allowed. Mechanism fields (``concurrency``,
 from __future__ import annotations
 
 import copy
+import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 from flowsim.distributions import parse_distribution
-from flowsim.errors import ScenarioError
+from flowsim.errors import ScenarioError, ScenarioWarning
 from flowsim.platform import parse_platform
 from flowsim.policies import MECHANISMS
 from flowsim.policies.concurrency import DEFAULT_ACCOUNT_LIMIT
@@ -20,7 +22,10 @@ from flowsim.scenario.model import (DEFAULT_PRIORITY_RANGE, DEFAULT_RETRIES, MAX
                                     Account, CancelOn, FunctionSpec, RunStep, Scenario, SleepStep, Step,
                                     Trigger, WaitStep)
 from flowsim.scenario.source import Node, Source, load_yaml
-from flowsim.traffic.sources import parse_traffic
+from flowsim.traffic import arrivals as arrival_forms
+from flowsim.traffic.replay import ReplaySource, trace_lines
+from flowsim.traffic.sources import ExplicitSource, GeneratedSource, parse_traffic
+from flowsim.units import format_duration
 
 TOP_LEVEL = ("name", "description", "seed", "horizon", "account", "platform", "functions", "traffic", "variants")
 FUNCTION_CORE = ("id", "name", "triggers", "steps", "retries", "timeouts", "cancelOn")
@@ -36,6 +41,8 @@ def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> Scenari
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ScenarioError("no such file", file=str(path)) from None
+        except IsADirectoryError:
+            raise ScenarioError("is a directory; give a scenario file (.yaml)", file=str(path)) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ScenarioError(f"cannot read the file: {exc}", file=str(path)) from None
         data, src = load_yaml(text, str(path))
@@ -46,8 +53,7 @@ def parse_scenario(data: Any, source: Source) -> Scenario:
     """Build a :class:`Scenario` from parsed data and its :class:`Source`."""
     root = Node(data, (), source)
     root.mapping(TOP_LEVEL, required=("functions", "traffic"))
-    name = root.get("name").str() if root.get("name") else (
-        Path(source.file).stem if source.file and source.file != "<dict>" else "scenario")
+    name = _parse_name(root, source)
     seed = root.get("seed").int(minimum=0) if root.get("seed") else 0
     horizon = root.child("horizon").duration(minimum=1e-9, what="horizon") if root.get("horizon") else 3600.0
     account = _parse_account(root.get("account"))
@@ -67,6 +73,8 @@ def parse_scenario(data: Any, source: Source) -> Scenario:
     traffic_node = root.child("traffic")
     traffic_node.list()
     traffic = parse_traffic(traffic_node)
+    _check_durations(traffic_node, functions)
+    _warn_event_count(traffic_node, traffic, horizon)
     description = root.get("description").str() if root.get("description") else ""
     if root.get("variants"):
         # variants: {name: {path: value}}, each applied and validated now so that a bad one
@@ -76,6 +84,132 @@ def parse_scenario(data: Any, source: Source) -> Scenario:
     return Scenario(name=name, seed=seed, horizon=horizon, account=account, platform=platform,
                     functions=tuple(functions), traffic=tuple(traffic), file=source.file,
                     description=description, raw=data)
+
+
+def _parse_name(root: Node, source: Source) -> str:
+    """The scenario's name: it names its output folder (``runs/<name>/``), so it is one path part."""
+    node = root.get("name")
+    if node is None:
+        if not source.file or source.file == "<dict>":
+            return "scenario"
+        name = Path(source.file).stem
+        if _name_problem(name) is not None:
+            raise root.error(f"the file name gives no usable scenario name ({name!r}: {_name_problem(name)}); "
+                             f"add a `name:`")
+        return name
+    name = node.str()
+    problem = _name_problem(name)
+    if problem is not None:
+        raise node.error(f"a scenario name names its output folder (runs/<name>/), so it {problem}, "
+                         f"got {name!r}")
+    return name
+
+
+def _name_problem(name: str) -> str | None:
+    """What makes ``name`` unusable as one folder name, or ``None``."""
+    if not name.strip():
+        return "must not be blank"
+    if name in (".", ".."):
+        return "must not be '.' or '..'"
+    for sep in ("/", "\\", os.sep, os.altsep):
+        if sep and sep in name:
+            return f"must not contain {sep!r}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "must not contain control characters"
+    return None
+
+
+#: Above this many expected events, a traffic source gets a warning (it may run for long).
+MANY_EVENTS = 50_000_000
+
+
+def _warn_event_count(node: Node, traffic: list[Any], horizon: float) -> None:
+    """A :class:`ScenarioWarning` for each source expected to make more than ``MANY_EVENTS``
+    events before the horizon (computed from its rates or its trace's size, never by drawing
+    them), and for the sources together."""
+    total = 0.0
+    warned = False
+    for index, source in enumerate(traffic):
+        estimate = _expected_events(source, horizon)
+        if estimate is None:
+            continue
+        total += estimate
+        if estimate > MANY_EVENTS:
+            warned = True
+            entry = node.child(index)
+            if isinstance(source, ReplaySource):
+                where = entry.child("replay")
+                where = where.get("scale") or where
+                what = (f"replays up to about {_count(estimate)} events (the trace's "
+                        f"~{_count(estimate / source.scale)} lines x scale {source.scale:g})")
+            else:
+                where = entry.get("arrivals") or entry
+                what = (f"is expected to make about {_count(estimate)} events before the horizon "
+                        f"({format_duration(horizon)})")
+            warnings.warn(ScenarioWarning(where.error(
+                f"traffic source {source.name!r} {what}; that may take very long and much memory "
+                f"(this warns above {MANY_EVENTS:,} events)").format()))
+    if total > MANY_EVENTS and not warned:
+        warnings.warn(ScenarioWarning(node.error(
+            f"the traffic sources together are expected to make about {_count(total)} events before the "
+            f"horizon ({format_duration(horizon)}); that may take very long and much memory "
+            f"(this warns above {MANY_EVENTS:,} events)").format()))
+
+
+def _ceil(x: float) -> float:
+    return float(math.ceil(x)) if math.isfinite(x) else x
+
+
+def _count(n: float) -> str:
+    return f"{n:,.0f}" if n < 1e15 else f"{n:.3g}"
+
+
+def _expected_events(source: Any, horizon: float) -> float | None:
+    """About how many events ``source`` makes before ``horizon`` (a replay: at most); ``None``
+    when unknown."""
+    if isinstance(source, GeneratedSource):
+        end = horizon if source.end is None else min(source.end, horizon)
+        span = end - source.start
+        if span <= 0:
+            return 0.0
+        arrivals = source.arrivals
+        if isinstance(arrivals, arrival_forms.Constant):
+            first = span - arrivals.offset
+            return 0.0 if first <= 0 else _ceil(first / arrivals.interval)
+        if isinstance(arrivals, arrival_forms.Bursts):
+            first = span - arrivals.offset
+            bursts = 0.0 if first <= 0 else _ceil(first / arrivals.every)
+            return bursts * arrivals.size + arrivals.base * span
+        rate = getattr(arrivals, "rate", None)
+        return rate * span if isinstance(rate, (int, float)) else None
+    if isinstance(source, ExplicitSource):
+        return float(len(source.specs))
+    if isinstance(source, ReplaySource):
+        lines = trace_lines(source.path)
+        return None if lines is None else lines * source.scale
+    return None
+
+
+def _check_durations(node: Node, functions: list[FunctionSpec]) -> None:
+    """``durations`` (of explicit events, or a replay's) must name a run step of some function."""
+    steps = list(dict.fromkeys(s.name for fn in functions for s in fn.steps if isinstance(s, RunStep)))
+
+    def check(durations: Node | None) -> None:
+        if durations is None or not isinstance(durations.value, dict):
+            return
+        for step, child in durations.items():
+            if step not in steps:
+                raise child.error(f"no function has a run step named {step!r} (durations fix the duration of "
+                                  f"a step.run); the run steps are: {', '.join(map(str, steps)) or 'none'}")
+
+    for entry in node.elements():
+        if not isinstance(entry.value, dict):
+            continue
+        if isinstance(entry.value.get("events"), list):
+            for event in entry.child("events").elements():
+                check(event.get("durations"))
+        if isinstance(entry.value.get("replay"), dict):
+            check(entry.child("replay").get("durations"))
 
 
 def _parse_account(node: Node | None) -> Account:

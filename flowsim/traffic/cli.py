@@ -18,8 +18,8 @@ import typer
 from flowsim.errors import ScenarioError, ScenarioWarning
 from flowsim.streams import Streams
 from flowsim.traffic.event import Event
-from flowsim.traffic.replay import (FORMATS, TIME_FORMATS, Bound, DataColumn, ReplaySource, Seconds, TimeSpec,
-                                    TraceMapping, format_of, parse_when)
+from flowsim.traffic.replay import (DEFAULT_SORT_WINDOW, FORMATS, TIME_FORMATS, Bound, DataColumn, ReplaySource,
+                                    Seconds, TimeSpec, TraceMapping, format_of, parse_when)
 from flowsim.traffic.stats import format_stats, key_path, traffic_stats
 from flowsim.units import parse_duration
 
@@ -38,18 +38,21 @@ def stats(
     fmt: Optional[str] = typer.Option(None, "--format", help=f"Trace format: {', '.join(FORMATS)} "
                                                            "(default: from the extension)."),
     time: Optional[str] = typer.Option(None, "--time", help="CSV/TSV: the column holding each row's time."),
-    time_format: str = typer.Option("auto", "--time-format", help=f"One of {', '.join(TIME_FORMATS)}."),
+    time_format: Optional[str] = typer.Option(None, "--time-format",
+                                              help=f"One of {', '.join(TIME_FORMATS)} (default: auto)."),
     end_time: Optional[str] = typer.Option(None, "--end-time",
                                            help="CSV/TSV: a column holding end times (start = end - duration)."),
     duration: Optional[str] = typer.Option(None, "--duration", help="With --end-time: the duration column."),
-    duration_unit: str = typer.Option("1s", "--duration-unit", help="What 1 in the duration column is."),
+    duration_unit: Optional[str] = typer.Option(None, "--duration-unit",
+                                                help="What 1 in the duration column is (default: 1s)."),
     name: Optional[str] = typer.Option(None, "--name", help="CSV/TSV: the column holding event names."),
     key: List[str] = typer.Option([], "--key", help="A key to count (repeatable): a CSV/TSV column, or an event "
                                                      "path such as data.user_id (JSON Lines, scenarios)."),
     start: Optional[str] = typer.Option(None, "--start", help="Window start: a duration from the origin or a date."),
     end: Optional[str] = typer.Option(None, "--end", help="Window end: a duration from the origin or a date."),
     strict: bool = typer.Option(False, "--strict", help="Reject out-of-order times instead of sorting them."),
-    sort_window: int = typer.Option(10_000, "--sort-window", help="Lines held back to sort out-of-order times."),
+    sort_window: Optional[int] = typer.Option(None, "--sort-window", help="Lines held back to sort out-of-order "
+                                                                           f"times (default: {DEFAULT_SORT_WINDOW})."),
     seed: Optional[int] = typer.Option(None, help="Scenario: the seed (default: the scenario's)."),
     source: List[str] = typer.Option([], "--source", help="Scenario: only these traffic sources (repeatable)."),
     top: int = typer.Option(5, "--top", help="How many top values to list per key."),
@@ -59,18 +62,43 @@ def stats(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScenarioWarning)
         try:
+            if top < 0:
+                raise ScenarioError(f"expected a count of 0 or more, got {top}", field="--top")
+            if file.is_dir():
+                raise ScenarioError("is a directory; give a trace (.jsonl, .csv, .tsv, optionally .gz) or a "
+                                    "scenario (.yaml)", file=str(file))
+            if not file.exists():
+                raise ScenarioError("no such file", file=str(file))
             if file.suffix.lower() in (".yaml", ".yml"):
-                mapped = [o for o, v in (("--format", fmt), ("--time", time), ("--end-time", end_time),
-                                         ("--name", name), ("--start", start), ("--end", end)) if v is not None]
+                mapped = [o for o, v in (("--format", fmt), ("--time", time), ("--time-format", time_format),
+                                         ("--end-time", end_time), ("--duration", duration),
+                                         ("--duration-unit", duration_unit), ("--name", name), ("--start", start),
+                                         ("--end", end), ("--sort-window", sort_window),
+                                         ("--strict", strict or None)) if v is not None]
                 if mapped:
-                    raise ScenarioError(f"{', '.join(mapped)} map a trace's columns; a scenario has its own "
-                                        f"mapping", field=mapped[0])
-                result = traffic_stats(_scenario_events(file, seed, source), [key_path(k) for k in key], top)
+                    raise ScenarioError(f"{', '.join(mapped)} map a trace's columns or "
+                                        f"how it is read; a scenario has its own mapping",
+                                        field=mapped[0])
+                result = traffic_stats(_scenario_events(file, seed, source), _key_paths(key), top)
             else:
-                mapping, paths = _mapping(file, fmt, time, time_format, end_time, duration, duration_unit, name, key)
-                replay = ReplaySource("trace", file, mapping, str(file), start=_bound(start, "--start") or Bound(),
-                                      end=_bound(end, "--end"), strict=strict,
-                                      sort_window=sort_window).open(Streams(0))
+                scenario_only = [o for o, v in (("--seed", seed), ("--source", source or None)) if v is not None]
+                if scenario_only:
+                    raise ScenarioError(f"{', '.join(scenario_only)} {'apply' if len(scenario_only) > 1 else 'applies'}"
+                                        f" to a scenario's traffic, not to a trace", field=scenario_only[0])
+                if sort_window is not None and sort_window < 1:
+                    raise ScenarioError(f"expected a number of lines of 1 or more, got {sort_window}",
+                                        field="--sort-window")
+                mapping, paths = _mapping(file, fmt, time, time_format or "auto", end_time, duration,
+                                          duration_unit, name, key)
+                window_start, window_end = _bound(start, "--start"), _bound(end, "--end")
+                if (window_start is not None and window_end is not None
+                        and (window_start.when is None) == (window_end.when is None)
+                        and window_end.seconds() <= window_start.seconds()):
+                    raise ScenarioError(f"the window's end ({end}) must be after its start ({start})", field="--end")
+                replay = ReplaySource("trace", file, mapping, str(file), start=window_start or Bound(),
+                                      end=window_end, strict=strict,
+                                      sort_window=DEFAULT_SORT_WINDOW if sort_window is None else sort_window,
+                                      ).open(Streams(0))
                 result = traffic_stats(replay, paths, top)
                 result.origin_epoch = replay.origin_epoch
         except ScenarioError as exc:
@@ -91,8 +119,8 @@ def _show(caught: Iterable[warnings.WarningMessage]) -> None:
 
 
 def _mapping(file: Path, fmt: Optional[str], time: Optional[str], time_format: str, end_time: Optional[str],
-             duration: Optional[str], duration_unit: str, name: Optional[str],
-             keys: list[str]) -> tuple[TraceMapping, list[str]]:
+             duration: Optional[str], duration_unit: Optional[str], name: Optional[str],
+             keys: list[str]) -> tuple[TraceMapping, list[str | tuple[str, ...]]]:
     """The trace mapping the options describe, and the key paths to count."""
     fmt = fmt or format_of(file)
     if fmt not in FORMATS:
@@ -101,26 +129,50 @@ def _mapping(file: Path, fmt: Optional[str], time: Optional[str], time_format: s
     if time_format not in TIME_FORMATS:
         raise ScenarioError(f"expected one of {', '.join(TIME_FORMATS)}, got {time_format!r}", field="--time-format")
     if fmt == "jsonl":
-        for option, value in (("--time", time), ("--end-time", end_time), ("--name", name)):
+        for option, value in (("--time", time), ("--end-time", end_time), ("--name", name),
+                              ("--duration", duration), ("--duration-unit", duration_unit)):
             if value is not None:
                 raise ScenarioError("JSON Lines events carry their own name and ts", field=option)
-        return TraceMapping("jsonl", event="event"), [key_path(k) for k in keys]
+        if time_format != "auto":
+            raise ScenarioError("JSON Lines events carry their ts in epoch milliseconds", field="--time-format")
+        return TraceMapping("jsonl", event="event"), _key_paths(keys)
     if (time is None) == (end_time is None):
         raise ScenarioError("give the time column: --time COLUMN, or --end-time COLUMN --duration COLUMN",
                             field="--time")
+    if end_time is None:
+        for option, value in (("--duration", duration), ("--duration-unit", duration_unit)):
+            if value is not None:
+                raise ScenarioError(f"{option} goes with --end-time (start = end - duration); with --time it "
+                                    f"would be ignored", field=option)
     if end_time is not None:
         if duration is None:
             raise ScenarioError("--end-time needs --duration (start = end - duration)", field="--duration")
         try:
-            unit = parse_duration(duration_unit)
+            unit = parse_duration(duration_unit if duration_unit is not None else "1s")
         except ValueError as exc:
             raise ScenarioError(str(exc), field="--duration-unit") from None
+        if not unit > 0:
+            raise ScenarioError(f"expected a positive duration, got {duration_unit!r}", field="--duration-unit")
         spec = TimeSpec(end_time, time_format, Seconds(duration, unit))
     else:
         spec = TimeSpec(time or "", time_format)
+    for k in keys:
+        if not k:
+            raise ScenarioError("expected a column name, got ''", field="--key")
     data = tuple(DataColumn(k, k) for k in keys if k != name)
-    paths = ["name" if k == name else f"data.{k}" for k in keys]
+    paths: list[str | tuple[str, ...]] = ["name" if k == name else ("data", k) for k in keys]
     return TraceMapping(fmt, time=spec, name=name, event="event", data=data), paths
+
+
+def _key_paths(keys: list[str]) -> list[str]:
+    """The event paths ``--key`` names (JSON Lines, scenarios): every part of the path non-empty."""
+    paths = []
+    for k in keys:
+        path = key_path(k)
+        if not k or any(not part for part in path.split(".")):
+            raise ScenarioError(f"expected name, id or a dotted path such as data.user_id, got {k!r}", field="--key")
+        paths.append(path)
+    return paths
 
 
 def _bound(text: Optional[str], option: str) -> Bound | None:

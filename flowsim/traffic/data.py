@@ -18,17 +18,34 @@ stream. A field is:
   a nested object; its generators share the stream of the top-level field and draw in
   the order they are written.
 
-Any generator may carry ``format: "user-{}"``, applied with ``str.format`` to each value.
+Any generator may carry ``format: "user-{}"``, applied with ``str.format`` to each value;
+it is tried at load on the generator's possible values (its bounds, every choice), so a
+format that does not fit them (``{:d}`` for floats or strings) is an error there.
+
+Limits, checked at load: ``zipf`` ``n`` is at most ``MAX_ZIPF_N`` (10,000,000: its
+probabilities are a table in memory, 8 bytes a rank); ``uniform_int`` bounds are 64-bit
+integers (numpy draws them); ``uniform``'s ``max - min`` must be a finite float.
 """
 from __future__ import annotations
 
 import copy
+import math
+import string
 from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
 from flowsim.distributions import categorical_cdf, parse_weights, sample_categorical
+from flowsim.errors import ScenarioError
 from flowsim.scenario.source import Node
+
+#: The largest ``zipf`` ``n``: its cumulative probabilities are held in memory (8 bytes a rank,
+#: about 80 MB here, three times that while built).
+MAX_ZIPF_N = 10_000_000
+#: The bounds numpy draws ``uniform_int`` from (64-bit integers).
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+#: What ``str.format`` raises for a format that does not fit its value.
+FORMAT_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError, OverflowError)
 
 
 class FieldGenerator(Protocol):
@@ -73,6 +90,7 @@ class Constant:
 
 class Zipf:
     def __init__(self, n: int, s: float) -> None:
+        self.n = n
         self.cdf = categorical_cdf(np.arange(1, n + 1, dtype=float) ** -s)
 
     def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
@@ -124,11 +142,25 @@ class Sequence:
 
 
 class Formatted:
-    def __init__(self, inner: FieldGenerator, fmt: str) -> None:
-        self.inner, self.fmt = inner, fmt
+    """``inner``'s values through ``fmt``; ``node`` (the ``format`` field) locates an error.
+
+    The format is checked at load on the values ``inner`` can take; one it still cannot
+    format (an unbounded ``sequence`` outgrowing ``{:c}``...) is an error at ``node``.
+    """
+
+    def __init__(self, inner: FieldGenerator, fmt: str, node: Node | None = None) -> None:
+        self.inner, self.fmt, self.node = inner, fmt, node
 
     def sample(self, rng: np.random.Generator, n: int, first: int = 0) -> list[Any]:
-        return list(map(self.fmt.format, self.inner.sample(rng, n, first)))
+        values = self.inner.sample(rng, n, first)
+        try:
+            return list(map(self.fmt.format, values))
+        except FORMAT_ERRORS:
+            bad = [v for v in values if not _formats(self.fmt, v)]
+            message = _format_problem(self.fmt, bad[0]) if bad else f"invalid format {self.fmt!r}"
+            if self.node is None:
+                raise ScenarioError(message) from None
+            raise self.node.error(message) from None
 
 
 class Nested:
@@ -176,16 +208,55 @@ def _parse_field(node: Node) -> FieldGenerator:
             raise fmt.error("format is given twice (here and inside sequence)")
         fmt = spec.get("format")
     gen = _parse_generator(kind, spec)
-    return Formatted(gen, _format(fmt)) if fmt is not None else gen
+    return Formatted(gen, _format(fmt, _examples(gen)), fmt) if fmt is not None else gen
 
 
-def _format(node: Node) -> str:
-    fmt = node.str()
+def _formats(fmt: str, value: Any) -> bool:
     try:
-        fmt.format(0)
-    except (ValueError, KeyError, IndexError) as exc:
-        raise node.error(f"invalid format {fmt!r} ({exc}); write {{}} where the value goes") from None
+        fmt.format(value)
+    except FORMAT_ERRORS:
+        return False
+    return True
+
+
+def _format_problem(fmt: str, value: Any) -> str:
+    """Why ``fmt`` cannot format ``value``, and what to write instead."""
+    try:
+        list(string.Formatter().parse(fmt))
+    except ValueError as exc:
+        return f"invalid format {fmt!r} ({exc}); write {{}} where the value goes"
+    try:
+        fmt.format(value)
+    except FORMAT_ERRORS as exc:
+        return (f"invalid format {fmt!r} for a value such as {value!r} ({type(value).__name__}): "
+                f"{type(exc).__name__}: {exc}; write {{}} where the value goes")
+    raise AssertionError("the format works")
+
+
+def _format(node: Node, examples: list[Any]) -> str:
+    """The format at ``node``, tried on ``examples``: values of the generator's type and range."""
+    fmt = node.str()
+    for value in examples:
+        if not _formats(fmt, value):
+            raise node.error(_format_problem(fmt, value))
     return fmt
+
+
+def _examples(gen: FieldGenerator) -> list[Any]:
+    """Values ``gen`` can produce, of each type it produces: its bounds, or every choice."""
+    if isinstance(gen, Constant):
+        return [gen.value]
+    if isinstance(gen, Zipf):
+        return [1, gen.n]
+    if isinstance(gen, (UniformInt, UniformFloat)):
+        return [gen.low, gen.high]
+    if isinstance(gen, Normal):
+        return [gen.mean]
+    if isinstance(gen, Choice):
+        return list(gen.values)
+    if isinstance(gen, Sequence):
+        return [gen.start]
+    return [0]
 
 
 def _bounds(spec: Node, read: Callable[[Node], Any]) -> tuple[Any, Any]:
@@ -197,17 +268,34 @@ def _bounds(spec: Node, read: Callable[[Node], Any]) -> tuple[Any, Any]:
     return low, high
 
 
+def _int64(node: Node) -> int:
+    """An integer that numpy can draw (64-bit)."""
+    value = node.int()
+    if not INT64_MIN <= value <= INT64_MAX:
+        shown = str(value) if len(str(value)) <= 30 else f"an integer of {len(str(abs(value)))} digits"
+        raise node.error(f"expected an integer from {INT64_MIN:,} to {INT64_MAX:,} (64-bit), got {shown}")
+    return value
+
+
 def _parse_generator(kind: str, spec: Node) -> FieldGenerator:
     if kind == "constant":
         return Constant(spec.value)
     if kind == "zipf":
         spec.mapping(["n", "s"], required=["n"])
         s = spec.get("s")
-        return Zipf(spec.child("n").int(minimum=1), s.number(minimum=0) if s is not None else 1.0)
+        n = spec.child("n").int(minimum=1)
+        if n > MAX_ZIPF_N:
+            raise spec.child("n").error(f"zipf n must be at most {MAX_ZIPF_N:,} (its probabilities are a table "
+                                        f"in memory, 8 bytes a rank), got {n:,}")
+        return Zipf(n, s.number(minimum=0) if s is not None else 1.0)
     if kind == "uniform_int":
-        return UniformInt(*_bounds(spec, Node.int))
+        low, high = _bounds(spec, _int64)
+        return UniformInt(low, high)
     if kind == "uniform":
-        return UniformFloat(*_bounds(spec, Node.number))
+        low, high = _bounds(spec, Node.number)
+        if not math.isfinite(high - low):
+            raise spec.child("max").error(f"max - min must be a finite number, got {high:g} - {low:g}")
+        return UniformFloat(low, high)
     if kind == "normal":
         spec.mapping(["mean", "sd"], required=["mean", "sd"])
         return Normal(spec.child("mean").number(), spec.child("sd").number(minimum=0))

@@ -94,6 +94,7 @@ from flowsim.errors import ScenarioError, ScenarioWarning
 from flowsim.expr import key_string
 from flowsim.scenario.source import Node
 from flowsim.streams import Streams
+from flowsim.traffic.data import FORMAT_ERRORS
 from flowsim.traffic.event import Event
 from flowsim.units import format_duration, parse_duration
 
@@ -103,6 +104,7 @@ COLUMN_TYPES = ("str", "int", "float")
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
 RECORDING_KEY = "_flowsim"
 DEFAULT_SORT_WINDOW = 10_000
+MAX_DEPTH = 100                  # how deeply a JSON Lines event may nest lists and objects
 _BLOCK = 1024                    # uniforms drawn at once for scale and jitter
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -215,6 +217,27 @@ def _decoded(raw: Any) -> Iterator[str]:
     yield first.decode("utf-8").removeprefix("\ufeff")
     for line in lines:
         yield line.decode("utf-8")
+
+
+def trace_lines(path: Path, sample: int = 1 << 16) -> float | None:
+    """About how many lines ``path`` holds, from its size and its first ``sample`` bytes
+    (gzip: the uncompressed size its trailer records); ``None`` if it cannot be read."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+            if magic == b"\x1f\x8b":
+                fh.seek(-4, 2)
+                # ISIZE: the uncompressed size modulo 2**32 (of the last member)
+                size = max(int.from_bytes(fh.read(4), "little"), size)
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        with opener(path, "rb") as fh:
+            head = fh.read(sample)
+    except (OSError, EOFError, zlib.error):
+        return None
+    if not head:
+        return 0.0
+    return size / (len(head) / max(head.count(b"\n"), 1))
 
 
 class _Clock:
@@ -340,7 +363,8 @@ class TraceReader:
     def _rows(self, lines: Iterator[str]) -> Any:
         if self.mapping.format == "tsv":
             return csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return csv.reader(lines)
+        # strict: a quote that is never closed is an error, not the rest of the file in one cell
+        return csv.reader(lines, strict=True)
 
     def header(self) -> list[str]:
         """The column names (from the first non-blank line, or the mapping's ``columns``)."""
@@ -369,11 +393,18 @@ class TraceReader:
         """The rows, with decoding and CSV errors turned into located errors."""
         it = iter(rows)
         while True:
+            first = rows.line_num + 1          # the line the next row starts on
             try:
                 row = next(it)
             except StopIteration:
                 return
             except csv.Error as exc:
+                if str(exc) == "unexpected end of data" and rows.line_num > first:
+                    raise self.error(f"malformed CSV: the quoted field that starts on this line is never "
+                                     f"closed (it runs to line {rows.line_num}, the end of the file)",
+                                     first) from None
+                if str(exc) == "unexpected end of data":
+                    raise self.error("malformed CSV: a quoted field is never closed", first) from None
                 raise self.error(f"malformed CSV: {exc}", rows.line_num) from None
             except UnicodeDecodeError:
                 raise self.error("not UTF-8 text", rows.line_num + 1) from None
@@ -469,6 +500,8 @@ class TraceReader:
                 try:
                     text = next(lines)
                 except StopIteration:
+                    if recording is None:
+                        raise self.error("the trace is empty (no events)", 1) from None
                     return
                 except UnicodeDecodeError:
                     raise self.error("not UTF-8 text", line + 1) from None
@@ -477,10 +510,7 @@ class TraceReader:
                 line += 1
                 if not text.strip():
                     continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise self.error(f"invalid JSON: {exc.msg} (column {exc.colno})", line) from None
+                obj = self._json(text, line)
                 if not isinstance(obj, dict):
                     raise self.error(f"expected a JSON object (an event), got {type(obj).__name__}", line)
                 if recording is None:
@@ -489,6 +519,44 @@ class TraceReader:
                         self.clock.format = "seconds"
                         self.clock.base = 0
                 yield self._event_record(obj, line, recording)
+
+    def _json(self, text: str, line: int) -> Any:
+        """The JSON value of one line; what is wrong with it names the line.
+
+        Values nested more than ``MAX_DEPTH`` deep are refused: copying, hashing and writing
+        them would exceed Python's recursion limit later, far from the line.
+        """
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise self.error(f"invalid JSON: {exc.msg} (column {exc.colno})", line) from None
+        except RecursionError:
+            raise self.error(f"invalid JSON: nested too deeply (at most {MAX_DEPTH} levels)", line) from None
+        except ValueError as exc:                    # an integer of more than 4300 digits
+            raise self.error(f"invalid JSON: {exc}", line) from None
+        if text.count("[") + text.count("{") > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
+            raise self.error(f"invalid JSON: nested too deeply (at most {MAX_DEPTH} levels)", line)
+        return obj
+
+    def first_event_line(self) -> int:
+        """The line of the first non-blank line of a JSON Lines file; an empty file is an error.
+
+        Reads no further than that line, so that a scenario with an empty trace fails at load.
+        """
+        line = 0
+        with open_lines(self.path, self.display) as lines:
+            while True:
+                try:
+                    text = next(lines)
+                except StopIteration:
+                    raise self.error("the trace is empty (no events)", 1) from None
+                except UnicodeDecodeError:
+                    raise self.error("not UTF-8 text", line + 1) from None
+                except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                    raise self.error(f"damaged gzip data: {exc}", line + 1) from None
+                line += 1
+                if text.strip():
+                    return line
 
     def _event_record(self, obj: dict[str, Any], line: int, recording: bool) -> Record:
         name = obj.get("name")
@@ -537,9 +605,31 @@ class TraceReader:
     def _number(self, value: Any, line: int, fld: str, what: str) -> float:
         if value is None:
             raise self.error(f"missing ({what})", line, fld)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(f"expected {what}, got {json.dumps(value)[:40]}", line, fld)
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:                        # an integer beyond any float
+            raise self.error(f"expected {what}, got an integer of {len(str(abs(value)))} digits", line,
+                             fld) from None
+        if not math.isfinite(number):
+            raise self.error(f"expected {what}, got {json.dumps(value)[:40]}", line, fld)
+        return number
+
+
+def _depth(obj: Any) -> int:
+    """How deeply ``obj``'s lists and objects nest (a scalar: 0), without recursion."""
+    deepest = 0
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        elif not isinstance(value, list):
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+    return deepest
 
 
 _CONVERT = {"str": str, "int": int, "float": float}
@@ -767,6 +857,8 @@ def parse_replay(node: Node, name: str, event: str | None) -> ReplaySource:
     file_node = node.child("file")
     path = _resolve(file_node)
     display = str(path)
+    if path.is_dir():
+        raise file_node.error(f"{display} is a directory; name a trace file (.jsonl, .csv, .tsv, optionally .gz)")
     fmt_node = node.get("format")
     if fmt_node is not None:
         fmt = fmt_node.choice(FORMATS)
@@ -783,24 +875,29 @@ def parse_replay(node: Node, name: str, event: str | None) -> ReplaySource:
                 raise node.child(key).error(f"`{key}` maps CSV/TSV columns; JSON Lines events carry "
                                             f"their own name, data and ts")
         mapping = TraceMapping("jsonl", event=event, durations=_parse_durations(node.get("durations"), True))
+        TraceReader(path, mapping, display).first_event_line()
     else:
         mapping = _parse_columns(node, fmt, event)
         _check_header(node, TraceReader(path, mapping, display))
-    speed = 1.0
-    if node.get("speed") is not None:
-        speed = node.get("speed").number()
-        if speed <= 0:
-            raise node.child("speed").error(f"speed must be positive, got {speed:g}")
+    speed = _positive(node.get("speed"), "speed") if node.get("speed") is not None else 1.0
     start, end = _parse_bound(node.get("start")) or Bound(), _parse_bound(node.get("end"))
     if end is not None and (start.when is None) == (end.when is None) and end.seconds() <= start.seconds():
         raise node.child("end").error("end must be after start")
     return ReplaySource(
         name=name, path=path, mapping=mapping, display=display, start=start, end=end, speed=speed,
-        scale=node.get("scale").number(minimum=0) if node.get("scale") is not None else 1.0,
+        scale=_positive(node.get("scale"), "scale") if node.get("scale") is not None else 1.0,
         jitter=node.get("jitter").duration(what="jitter") if node.get("jitter") is not None else 0.0,
         remap=_parse_remap(node.get("remap")),
         strict=(node.get("order").choice(("sort", "strict")) == "strict") if node.get("order") else False,
         sort_window=node.get("sort_window").int(minimum=1) if node.get("sort_window") else DEFAULT_SORT_WINDOW)
+
+
+def _positive(node: Node, what: str) -> float:
+    """A positive, finite multiplier (``speed``, ``scale``)."""
+    value = node.number()
+    if not math.isfinite(value) or value <= 0:
+        raise node.error(f"{what} must be positive (and finite), got {value:g}")
+    return value
 
 
 def _resolve(node: Node) -> Path:
@@ -924,14 +1021,17 @@ def _parse_remap(node: Node | None) -> tuple[Remap, ...]:
     for key, child in node.items():
         child.mapping(("buckets", "from", "format"), required=["buckets"])
         fmt = child.get("format").str() if child.get("format") is not None else None
+        buckets = child.child("buckets").int(minimum=1)
         if fmt is not None:
-            try:
-                fmt.format(0)
-            except (ValueError, KeyError, IndexError) as exc:
-                raise child.child("format").error(
-                    f"invalid format {fmt!r} ({exc}); write {{}} where the bucket goes") from None
+            for bucket in (0, buckets - 1):
+                try:
+                    fmt.format(bucket)
+                except FORMAT_ERRORS as exc:
+                    raise child.child("format").error(
+                        f"invalid format {fmt!r} for the bucket {bucket} ({type(exc).__name__}: {exc}); "
+                        f"write {{}} where the bucket goes") from None
         source = child.get("from").str() if child.get("from") is not None else str(key)
-        out.append(Remap(str(key), source, child.child("buckets").int(minimum=1), fmt))
+        out.append(Remap(str(key), source, buckets, fmt))
     return tuple(out)
 
 

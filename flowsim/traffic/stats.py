@@ -131,9 +131,10 @@ def _percentile(hist: Counter[int], q: float) -> float:
 
 
 class _KeyCounter:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.parts = path.split(".")
+    def __init__(self, path: str | tuple[str, ...]) -> None:
+        # a tuple of parts names a field whose own name has a dot (a CSV column "a.b")
+        self.parts = path.split(".") if isinstance(path, str) else list(path)
+        self.path = path if isinstance(path, str) else ".".join(path)
         self.counts: Counter[str] = Counter()
         self.last: dict[str, float] = {}
         self.missing = 0
@@ -190,8 +191,12 @@ def key_path(text: str) -> str:
     return f"data.{text}"
 
 
-def traffic_stats(events: Iterable[Event], keys: Sequence[str] = (), top: int = 10) -> TrafficStats:
-    """The statistics of ``events`` (sorted by ``at``), with per-key figures for ``keys`` (paths)."""
+def traffic_stats(events: Iterable[Event], keys: Sequence[str | tuple[str, ...]] = (),
+                  top: int = 10) -> TrafficStats:
+    """The statistics of ``events`` (sorted by ``at``), with per-key figures for ``keys``.
+
+    A key is a dotted path (``data.host``) or the tuple of its parts (``("data", "a.b")``).
+    """
     out = TrafficStats()
     minutes, seconds = _BucketCounter(60.0), _BucketCounter(1.0)
     counters = [_KeyCounter(path) for path in keys]
