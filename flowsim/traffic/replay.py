@@ -494,13 +494,28 @@ class TraceReader:
     # -- JSON Lines -----------------------------------------------------------------
     def _jsonl(self) -> Iterator[Record]:
         recording: bool | None = None
+        for line, text in self._event_lines():
+            obj = self._json(text, line)
+            if not isinstance(obj, dict):
+                raise self.error(f"expected a JSON object (an event), got {type(obj).__name__}", line)
+            if recording is None:
+                recording = RECORDING_KEY in obj
+                if recording:
+                    self.clock.format = "seconds"
+                    self.clock.base = 0
+            yield self._event_record(obj, line, recording)
+
+    def _event_lines(self) -> Iterator[tuple[int, str]]:
+        """The non-blank lines of a JSON Lines file with their numbers, lazily; an empty
+        file, text that is not UTF-8 and damaged gzip data are errors at their line."""
         line = 0
+        empty = True
         with open_lines(self.path, self.display) as lines:
             while True:
                 try:
                     text = next(lines)
                 except StopIteration:
-                    if recording is None:
+                    if empty:
                         raise self.error("the trace is empty (no events)", 1) from None
                     return
                 except UnicodeDecodeError:
@@ -508,17 +523,9 @@ class TraceReader:
                 except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
                     raise self.error(f"damaged gzip data: {exc}", line + 1) from None
                 line += 1
-                if not text.strip():
-                    continue
-                obj = self._json(text, line)
-                if not isinstance(obj, dict):
-                    raise self.error(f"expected a JSON object (an event), got {type(obj).__name__}", line)
-                if recording is None:
-                    recording = RECORDING_KEY in obj
-                    if recording:
-                        self.clock.format = "seconds"
-                        self.clock.base = 0
-                yield self._event_record(obj, line, recording)
+                if text.strip():
+                    empty = False
+                    yield line, text
 
     def _json(self, text: str, line: int) -> Any:
         """The JSON value of one line; what is wrong with it names the line.
@@ -543,20 +550,11 @@ class TraceReader:
 
         Reads no further than that line, so that a scenario with an empty trace fails at load.
         """
-        line = 0
-        with open_lines(self.path, self.display) as lines:
-            while True:
-                try:
-                    text = next(lines)
-                except StopIteration:
-                    raise self.error("the trace is empty (no events)", 1) from None
-                except UnicodeDecodeError:
-                    raise self.error("not UTF-8 text", line + 1) from None
-                except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-                    raise self.error(f"damaged gzip data: {exc}", line + 1) from None
-                line += 1
-                if text.strip():
-                    return line
+        lines = self._event_lines()
+        try:
+            return next(lines)[0]
+        finally:
+            lines.close()
 
     def _event_record(self, obj: dict[str, Any], line: int, recording: bool) -> Record:
         name = obj.get("name")
