@@ -74,12 +74,9 @@ def cases(kinds: tuple[str, ...], cap: float, random_n: int) -> Iterator[tuple[s
         yield "bench", "mmc5", ("mmc", None, ()), False
         yield "bench", "multi-tenant-50k", ("multi-tenant", None, ()), False
     if "random" in kinds:
-        for i in range(random_n):
+        for i, sc in enumerate(random_scenarios(random_n)):      # drawn here, once: jobs carry them
             for explain in (False, True):
-                yield "random", f"random-{i:04d}|explain={explain}", ("random", i, ()), explain
-
-
-_RANDOM: list[dict[str, Any]] | None = None
+                yield "random", f"random-{i:04d}|explain={explain}", ("random", sc, ()), explain
 
 
 def random_scenarios(n: int) -> list[dict[str, Any]]:
@@ -109,7 +106,7 @@ def _files_hash(directory: Path, result: Any) -> str:
 
 
 def _hash_case(job: tuple[str, str, Any, bool, float, int]) -> tuple[str, str]:
-    kind, label, arg, explain, cap, random_n = job
+    kind, label, arg, explain, cap = job
     import flowsim
     from flowsim.errors import ScenarioWarning
     from flowsim.results.writers import write_result
@@ -126,12 +123,9 @@ def _hash_case(job: tuple[str, str, Any, bool, float, int]) -> tuple[str, str]:
         from suite import multi_tenant
         scenarios = [("base", flowsim.load_scenario(multi_tenant(50_000)))]
     else:
-        global _RANDOM
-        if _RANDOM is None:
-            _RANDOM = random_scenarios(random_n)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScenarioWarning)
-            scenarios = [("base", flowsim.load_scenario(_RANDOM[seed]))]
+            scenarios = [("base", flowsim.load_scenario(seed))]      # the drawn scenario
         seed = None
     h = hashlib.sha256()
     with tempfile.TemporaryDirectory(prefix="flowsim-hash-") as tmp:
@@ -158,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(kinds) - set(KINDS)
     if unknown:
         parser.error(f"unknown kinds: {', '.join(sorted(unknown))}")
-    jobs = [(k, label, arg, explain, args.cap, args.random) for k, label, arg, explain in cases(kinds, args.cap,
+    jobs = [(k, label, arg, explain, args.cap) for k, label, arg, explain in cases(kinds, args.cap,
                                                                                                args.random)]
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
