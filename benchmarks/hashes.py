@@ -18,6 +18,7 @@ For every case it simulates the scenario and hashes the files ``flowsim run`` wr
     python benchmarks/hashes.py --write before.json            # on the old commit
     python benchmarks/hashes.py --check before.json            # on the new one: lists what differs
     python benchmarks/hashes.py --only shipped,bench --check before.json
+    python benchmarks/hashes.py --tables-only --write before.json   # what happened, not the summary
 
 Exits 1 when ``--check`` finds a difference (or a case missing from one side).
 """
@@ -95,9 +96,11 @@ def random_scenarios(n: int) -> list[dict[str, Any]]:
     return drawn
 
 
-def _files_hash(directory: Path, result: Any) -> str:
+def _files_hash(directory: Path, result: Any, tables_only: bool) -> str:
     h = hashlib.sha256()
     for name in sorted(os.listdir(directory)):
+        if tables_only and name == "summary.json":
+            continue
         h.update(name.encode())
         h.update((directory / name).read_bytes())
     for table in ("events", "runs", "steps"):
@@ -105,8 +108,8 @@ def _files_hash(directory: Path, result: Any) -> str:
     return h.hexdigest()
 
 
-def _hash_case(job: tuple[str, str, Any, bool, float, int]) -> tuple[str, str]:
-    kind, label, arg, explain, cap = job
+def _hash_case(job: tuple[str, str, Any, bool, float, bool]) -> tuple[str, str]:
+    kind, label, arg, explain, cap, tables_only = job
     import flowsim
     from flowsim.errors import ScenarioWarning
     from flowsim.results.writers import write_result
@@ -134,7 +137,7 @@ def _hash_case(job: tuple[str, str, Any, bool, float, int]) -> tuple[str, str]:
             out = Path(tmp) / name
             write_result(result, out)
             h.update(name.encode())
-            h.update(_files_hash(out, result).encode())
+            h.update(_files_hash(out, result, tables_only).encode())
     return label, h.hexdigest()
 
 
@@ -144,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cap", type=float, default=600.0, help="horizon cap in seconds (default 600)")
     parser.add_argument("--random", type=int, default=600, help="random scenarios (default 600)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--tables-only", action="store_true",
+                        help="hash the tables and the decision log, not summary.json (for a change that adds "
+                             "to the summary but must not change what happened)")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--write", metavar="FILE", help="write the hashes as JSON")
     group.add_argument("--check", metavar="FILE", help="compare with hashes written before")
@@ -152,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(kinds) - set(KINDS)
     if unknown:
         parser.error(f"unknown kinds: {', '.join(sorted(unknown))}")
-    jobs = [(k, label, arg, explain, args.cap) for k, label, arg, explain in cases(kinds, args.cap,
+    jobs = [(k, label, arg, explain, args.cap, args.tables_only) for k, label, arg, explain in cases(kinds, args.cap,
                                                                                                args.random)]
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
