@@ -215,11 +215,12 @@ def _check_durations(node: Node, functions: list[FunctionSpec]) -> None:
 def _parse_account(node: Node | None) -> Account:
     if node is None:
         return Account(DEFAULT_ACCOUNT_LIMIT)
-    node.mapping(("concurrency", "priority_range"))
+    node.mapping(("concurrency", "priority_range", "key_queues"))
     limit = node.get("concurrency").int(minimum=1) if node.get("concurrency") else DEFAULT_ACCOUNT_LIMIT
     prange = (node.get("priority_range").duration(maximum=43200, what="priority range")
               if node.get("priority_range") else DEFAULT_PRIORITY_RANGE)
-    return Account(limit, prange)
+    key_queues = node.get("key_queues").bool() if node.get("key_queues") is not None else False
+    return Account(limit, prange, key_queues)
 
 
 def _parse_function(node: Node, index: int, root: Node) -> FunctionSpec:

@@ -107,8 +107,12 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class Account:
+    """The account's settings: its concurrency limit, the priority factor's range, and the
+    queue path (``key_queues``: per-key backlogs, §3.4; default the walk of §3.3)."""
+
     concurrency: int
     priority_range: float = DEFAULT_PRIORITY_RANGE
+    key_queues: bool = False
 
 
 @dataclass
