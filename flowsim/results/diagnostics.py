@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from flowsim.expr import Expr, ExprEvalError, field_paths, is_true
 from flowsim.results.recorder import OUTCOMES
+from flowsim.results.text import constraint_words, num, pct
 from flowsim.streams import Streams
 
 if TYPE_CHECKING:
@@ -76,46 +77,6 @@ def diagnose(summary: dict[str, Any], scenario: "Scenario") -> list[dict[str, An
     return out
 
 
-# -- formatting -------------------------------------------------------------------------
-def pct(x: float) -> str:
-    """A share as a whole percentage, never rounded to 0% or 100% when it is not."""
-    p = 100 * x
-    if 0 < p < 1:
-        return "<1%"
-    if 99 < p < 100:
-        return ">99%"
-    return f"{p:.0f}%"
-
-
-def seconds(x: float) -> str:
-    """A duration in words: ``0.35 s``, ``12 s``, ``11 min``, ``2.5 h``."""
-    if x < 10:
-        return f"{x:.2g} s"
-    if x < 600:
-        return f"{x:.0f} s"
-    if x < 36000:
-        return f"{x / 60:.0f} min"
-    return f"{x / 3600:.1f} h"
-
-
-def constraint_words(name: str) -> str:
-    """A binding constraint's name in words (``concurrency:event.data.user`` → ``the
-    concurrency key event.data.user``)."""
-    if name == "peek_window":
-        return "the queue's peek window"
-    if name == "account":
-        return "the account concurrency limit"
-    if name.startswith("function:"):
-        return f"the function limit of {name[len('function:'):]}"
-    if name.startswith("concurrency:"):
-        return f"the concurrency key {name[len('concurrency:'):]}"
-    if name == "throttle":
-        return "the throttle"
-    if name == "priority":
-        return "priority (items scored after now)"
-    return name
-
-
 # -- head-of-line blocking ----------------------------------------------------------------
 def _head_of_line(summary: dict[str, Any], scenario: "Scenario") -> list[Finding]:
     binding = summary["binding"]
@@ -139,7 +100,7 @@ def _head_of_line(summary: dict[str, Any], scenario: "Scenario") -> list[Finding
                "constraint": name, "key": key, "key_share_in_window": key_share}
     message = (f"{key}'s backlog fills the peek window of {fn_id}: {pct(peek['share'])} of all waiting was "
                f"head-of-line blocking, by items the queue never looked at; inside the window, {key}'s items "
-               f"held back by {constraint_words(name)} took {pct(key_share)} of the time items sat blocked "
+               f"held back by the {constraint_words(name)} took {pct(key_share)} of the time items sat blocked "
                "by a key.")
     advice = _hol_advice(name, key, fn_id)
     return [(message, figures, advice)]
@@ -168,11 +129,12 @@ def _queue_growing(summary: dict[str, Any], scenario: "Scenario") -> list[Findin
         offered, served = q["created"] / half, q["started"] / half
         figures = {"function": fn_id, "depth": d, "created_per_s": offered, "started_per_s": served,
                    "horizon": summary["horizon"]}
-        message = (f"{fn_id}'s queue is still growing at the horizon: {d[1]:.0f}, {d[2]:.0f} then {d[3]:.0f} "
+        message = (f"{fn_id}'s queue is still growing at the horizon: {num(round(d[1]))}, {num(round(d[2]))} then "
+                   f"{num(round(d[3]))} "
                    "items waiting on average over the last three quarters of the run; in its second half runs "
                    f"arrived at {offered:.3g}/s and started at {served:.3g}/s. Latency percentiles then depend "
                    "on the horizon: a longer run reports longer waits.")
-        limit = f" ({constraint_words(top)} binds most inside the queue's window)" if top else ""
+        limit = f" (the {constraint_words(top)} binds most inside the queue's window)" if top else ""
         advice = (f"More capacity where it binds{limit}, or less offered load; to compare settings, compare "
                   "them at the same horizon and read the queue's trend in timeseries.csv, not only the "
                   "percentiles.")
@@ -319,9 +281,14 @@ def _timeouts(summary: dict[str, Any], scenario: "Scenario") -> list[Finding]:
         parts.append(f"{by['finish_timeout']:,} were still going at timeouts.finish")
     message = f"{n:,} of {runs:,} runs ({pct(n / runs)}) were cancelled by timeouts: {' and '.join(parts)}."
     figures = {"runs": runs, "cancelled": n, **by}
-    advice = ("For start timeouts, speed up the queue where it binds (see the binding constraints) or "
-              "lengthen timeouts.start; for finish timeouts, check the steps' durations, sleeps and waits "
-              "against timeouts.finish.")
+    tips = []
+    if by["start_timeout"]:
+        tips.append("for the start timeouts, speed up the queue where it binds (see what held work back) or "
+                    "lengthen timeouts.start")
+    if by["finish_timeout"]:
+        tips.append("for the finish timeouts, check the steps' durations, retries, sleeps and waits against "
+                    "timeouts.finish")
+    advice = "; ".join(tips).capitalize() + "."
     return [(message, figures, advice)]
 
 
@@ -362,7 +329,8 @@ CHECKS: tuple[Check, ...] = (
           "percentile grows with the horizon and says more about the run's length than about the setting.",
           _queue_growing),
     Check("timeouts",
-          "Cancelled runs never finish their work: their events count as served in no completed run.",
+          "A cancelled run stops where it was: its remaining steps never run, and its event gets no completed "
+          "run. The latencies of the runs that remain look better than what the events experienced.",
           _timeouts),
     Check("no_run_completed",
           "Every completion-based figure (end-to-end latency, throughput) is empty, and the percentiles that "

@@ -668,28 +668,55 @@ def drops(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def timeseries(result: "Result", bin: float = 60.0) -> pd.DataFrame:
-    """Per time bin and function: arrivals, run starts, completions, mean queue depth
-    (items waiting) and mean slots in use."""
+    """Per time bin (``time``: its start; the last bin ends at the horizon) and function:
+    event rows that arrived, runs that started and completed, the mean number of work items
+    waiting in its queue (``queue_depth``; an item cancelled before it started leaves when
+    its run ends), the mean slots its executing steps held (``slots_in_use``) and, for every
+    concurrency constraint of the summary (``slots:account``, ``slots:function:<id>``,
+    ``slots:concurrency:...`` summed over key values), the mean slots the function held
+    under it (0 for a constraint the function is not under). Time-weighted means."""
+    if not bin > 0:
+        raise ValueError(f"the bin must be a positive number of seconds, got {bin!r}")
     steps, runs, events = result.steps, result.runs, result.events
-    edges = np.arange(0.0, result.horizon + bin, bin)
-    if edges[-1] < result.horizon:
-        edges = np.append(edges, result.horizon)
-    rows = []
+    edges = np.arange(0.0, result.horizon, bin)
+    edges = np.append(edges[edges < result.horizon], result.horizon)
+    work = steps[steps["kind"].isin(WORK_KINDS)]
+    fn_of_item, due, left = queued_intervals(result)
+    ran = work["started_at"].notna().to_numpy()
+    busy_fn = work["function_id"].to_numpy()[ran]
+    busy_start = work["started_at"].to_numpy()[ran]
+    busy_end = work["ended_at"].fillna(result.horizon).to_numpy()[ran]
+    keys = {r: json.loads(k) for r, k in zip(runs["run_id"].tolist(), runs["keys"].tolist())}
+    busy_keys = [keys.get(r, {}) for r in work["run_id"].to_numpy()[ran]]
+    constraints: list[tuple[str, dict[str, str | None]]] = [("account", {fn.id: None for fn in result.scenario.functions})]
+    for fn in result.scenario.functions:
+        conf = fn.mechanisms.get("concurrency")
+        if conf is not None and conf.function_limit is not None:
+            constraints.append((f"function:{fn.id}", {fn.id: None}))
+    for name, members in keyed_limits(result).items():
+        constraints.append((name, {f: label for f, label, _ in members}))
+    frames = []
     for fn in result.scenario.functions:
         ev = events[events["function_id"] == fn.id]
         rn = runs[runs["function_id"] == fn.id]
-        st = steps[(steps["function_id"] == fn.id) & steps["kind"].isin(WORK_KINDS)]
-        arrivals = np.histogram(ev["at"], edges)[0]
-        starts = np.histogram(rn["started_at"].dropna(), edges)[0]
-        done = np.histogram(rn.loc[rn["status"] == "completed", "ended_at"], edges)[0]
-        depth = _binned_mean(st["enqueued_at"].to_numpy(), st["started_at"].fillna(result.horizon).to_numpy(), edges)
-        busy = st[st["started_at"].notna()]
-        slots = _binned_mean(busy["started_at"].to_numpy(), busy["ended_at"].fillna(result.horizon).to_numpy(), edges)
-        for i in range(len(edges) - 1):
-            rows.append({"time": edges[i], "function_id": fn.id, "arrivals": int(arrivals[i]),
-                         "starts": int(starts[i]), "completions": int(done[i]),
-                         "queue_depth": depth[i], "slots_in_use": slots[i]})
-    return pd.DataFrame(rows)
+        mine = busy_fn == fn.id
+        queued = fn_of_item == fn.id
+        frame = {"time": edges[:-1], "function_id": fn.id,
+                 "arrivals": np.histogram(ev["at"], edges)[0],
+                 "starts": np.histogram(rn["started_at"].dropna(), edges)[0],
+                 "completions": np.histogram(rn.loc[rn["status"] == "completed", "ended_at"], edges)[0],
+                 "queue_depth": _binned_mean(due[queued], left[queued], edges),
+                 "slots_in_use": _binned_mean(busy_start[mine], busy_end[mine], edges)}
+        for name, members in constraints:
+            if fn.id not in members:
+                frame[f"slots:{name}"] = np.zeros(len(edges) - 1)
+                continue
+            label = members[fn.id]
+            under = mine if label is None else mine & np.array([k.get(label) is not None for k in busy_keys],
+                                                                dtype=bool)
+            frame[f"slots:{name}"] = _binned_mean(busy_start[under], busy_end[under], edges)
+        frames.append(pd.DataFrame(frame))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _binned_mean(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
