@@ -124,7 +124,9 @@ def build(results: Mapping[str, "Result"], out: Path, *, sweep: pd.DataFrame | N
     plot.binding_bars(first, ax=ax)
     report.sections.append(_save(fig, out, "binding.png", f"Binding constraints: total delay caused ({name})"))
     report.sections.append(Section("Binding constraints", table=first.binding()))
-    for block in text.blocks(first.summary())[2:]:      # keys, slots and drops: the first two are below
+    for block in text.blocks(first.summary()):      # the other blocks are the tables above and below
+        if block.kind not in ("keys", "slots", "drops"):
+            continue
         report.sections.append(Section(f"{block.title} ({name})", table=pd.DataFrame(block.rows, columns=block.columns),
                                        text=block.note))
     report.sections.append(Section("Headline metrics", table=headline_table(results)))
@@ -200,16 +202,22 @@ def write(report: Report, out: Path) -> None:
             body.append(f'<img class="figure" alt="{html.escape(s.title)}" src="data:image/png;base64,{data}" '
                         'onload="this.dataset.loaded=1">')
         if s.table is not None:
-            body.append(s.table.to_html(float_format=lambda v: f"{v:.4g}", na_rep="-", border=0,
+            body.append(s.table.to_html(float_format=_figure, na_rep="-", border=0,
                                         index=_named_rows(s.table)))
         if s.text:
             body.append(f'<p class="note">{html.escape(s.text)}</p>')
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(report.title) + "</title>"
             "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}img{max-width:100%}"
             "table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right}"
+            "td:first-child,th:first-child{text-align:left}"
             ".answer{font-size:1.2em}.warning{border-left:4px solid #d90;background:#fff8e6;padding:2px 12px;"
             "margin:8px 0}.note{color:#555;font-size:0.9em}</style></head><body>" + "\n".join(body) + "</body></html>")
     (out / "index.html").write_text(page, encoding="utf-8")
+
+
+def _figure(v: float) -> str:
+    """A float of a report's table: whole numbers in full (12,057), others to 4 digits."""
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:.4g}"
 
 
 def _named_rows(table: pd.DataFrame) -> bool:
@@ -218,7 +226,7 @@ def _named_rows(table: pd.DataFrame) -> bool:
 
 
 def _warning_title(variant: str, warning: dict[str, Any]) -> str:
-    title = warning["code"].replace("_", " ")
+    title = warning["code"]
     return f"{title} ({variant})" if variant else title
 
 

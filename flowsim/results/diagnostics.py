@@ -288,7 +288,8 @@ def _timeouts(summary: dict[str, Any], scenario: "Scenario") -> list[Finding]:
     if by["finish_timeout"]:
         tips.append("for the finish timeouts, check the steps' durations, retries, sleeps and waits against "
                     "timeouts.finish")
-    advice = "; ".join(tips).capitalize() + "."
+    advice = "; ".join(tips)
+    advice = advice[0].upper() + advice[1:] + "."
     return [(message, figures, advice)]
 
 

@@ -350,7 +350,7 @@ def slot_use(t: Tables, busiest: dict[str, str] | None = None) -> dict[str, dict
         chosen = busiest.get(name)
         chosen_peak, chosen_mean = None, None
         bind_starts, bind_ends = [], []
-        for g in range(len(bounds) - 1):         # one pass per key value, over its own rows only
+        for g in range(len(uniques)):         # one pass per key value, over its own rows only
             sel = order[bounds[g]:bounds[g + 1]]
             r = sel[ran[sel]]
             level = occupancy(starts[r], ends[r], t.horizon, t0)

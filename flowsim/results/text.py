@@ -179,9 +179,10 @@ def story(summary: dict[str, Any]) -> list[str]:
 # -- the tables ---------------------------------------------------------------------------
 @dataclass
 class Block:
-    """A short table: title, column names (the first left-aligned, the rest right), rows
+    """A short table: its kind, title, column names (the first left-aligned, the rest right), rows
     of text, and a note printed under it."""
 
+    kind: str           # outcomes, latency, binding, keys, slots, drops
     title: str
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
@@ -199,7 +200,7 @@ def blocks(summary: dict[str, Any]) -> list[Block]:
 
 
 def _outcomes(summary: dict[str, Any]) -> Block:
-    block = Block("Events and runs", ["event outcome", "events", "run status", "runs"])
+    block = Block("outcomes", "Events and runs", ["event outcome", "events", "run status", "runs"])
     outcomes = [(OUTCOME_WORDS.get(k, k), num(v)) for k, v in summary["outcomes"].items() if v]
     statuses = [(STATUS_WORDS.get(k, k), num(v)) for k, v in summary["runs"].items() if v]
     for i in range(max(len(outcomes), len(statuses))):
@@ -210,7 +211,7 @@ def _outcomes(summary: dict[str, Any]) -> Block:
 
 
 def _latency(summary: dict[str, Any]) -> Block:
-    block = Block("Latency (seconds)", ["latency", "count", "mean", "p50", "p90", "p99", "max"])
+    block = Block("latency", "Latency (seconds)", ["latency", "count", "mean", "p50", "p90", "p99", "max"])
     for name, words in LATENCY_WORDS.items():
         d = summary[name]
         block.rows.append([words, *(num(d[k]) for k in ("count", "mean", "p50", "p90", "p99", "max"))])
@@ -220,7 +221,7 @@ def _latency(summary: dict[str, Any]) -> Block:
 
 
 def _binding(summary: dict[str, Any]) -> Block:
-    block = Block("What held work back", ["constraint", "share", "items", "mean wait", "worst key"])
+    block = Block("binding", "What held work back", ["constraint", "share", "items", "mean wait", "worst key"])
     binding = summary["binding"]
     for name in sorted(binding, key=lambda n: (-binding[n]["total_delay"], n))[:TOP_BINDING]:
         r = binding[name]
@@ -232,7 +233,7 @@ def _binding(summary: dict[str, Any]) -> Block:
 
 
 def _keys(summary: dict[str, Any]) -> Block:
-    block = Block("Keys: the busiest value (most runs) and the worst (highest p99 start latency)",
+    block = Block("keys", "Keys: the busiest value (most runs) and the worst (highest p99 start latency)",
                   ["key", "value", "runs", "p99 start"])
     several = len(summary["functions"]) > 1
     for name, group in summary["keys"].items():
@@ -251,7 +252,7 @@ def _keys(summary: dict[str, Any]) -> Block:
 
 
 def _slots(summary: dict[str, Any]) -> Block:
-    block = Block("Concurrency slots", ["constraint", "limit", "peak", "mean in use"])
+    block = Block("slots", "Concurrency slots", ["constraint", "limit", "peak", "mean in use"])
     keyed = False
     for name, d in summary["concurrency"].items():
         if "busiest_key" in d:
@@ -268,7 +269,7 @@ def _slots(summary: dict[str, Any]) -> Block:
 
 
 def _drops(summary: dict[str, Any]) -> Block:
-    block = Block("Dropped events", ["outcome", "function", "events", "keys", "most dropped"])
+    block = Block("drops", "Dropped events", ["outcome", "function", "events", "keys", "most dropped"])
     for d in summary["drops"]:
         top = ", ".join(f"{t['key']} {num(t['events'])}" for t in d["top"][:3]) or "-"
         block.rows.append([OUTCOME_WORDS.get(d["outcome"], d["outcome"]), d["function"], num(d["events"]),
