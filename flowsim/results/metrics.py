@@ -399,22 +399,25 @@ def key_story(t: Tables) -> dict[str, dict[str, Any]]:
     runs = t.runs
     latency = start_latency(runs).to_numpy(dtype=float)
     done = (runs["status"] == "completed").to_numpy()
-    rows: dict[str, tuple[str, list[int], list[Any], list[str]]] = {}
-    for i, (r, fn) in enumerate(zip(runs["run_id"].tolist(), runs["function_id"].tolist())):
-        for label, value in keys[r].items():
-            name = key_group(fn, label, groups)
-            entry = rows.get(name)
-            if entry is None:
-                entry = rows[name] = (label, [], [], [])
-            entry[1].append(i)
-            entry[2].append(value)
-            if fn not in entry[3]:
-                entry[3].append(fn)
+    ids = runs["run_id"].to_numpy()
+    fn_of = runs["function_id"].to_numpy()
+    rows: dict[str, tuple[str, list[np.ndarray], list[Any], list[str]]] = {}
+    for fn in t.result.scenario.functions:
+        index = np.flatnonzero(fn_of == fn.id)
+        run_keys = [keys[r] for r in ids[index]]
+        for label in sorted(set().union(*run_keys)):
+            values = [k.get(label) for k in run_keys]
+            has = np.array([v is not None for v in values], dtype=bool)
+            name = key_group(fn.id, label, groups)
+            entry = rows.setdefault(name, (label, [], [], []))
+            entry[1].append(index[has])
+            entry[2].extend(v for v in values if v is not None)
+            entry[3].append(fn.id)
     order = {fn.id: i for i, fn in enumerate(t.result.scenario.functions)}
     out: dict[str, dict[str, Any]] = {}
     for name in sorted(rows):
-        label, index, values, fns = rows[name]
-        idx = np.asarray(index)
+        label, parts, values, fns = rows[name]
+        idx = np.concatenate(parts)
         codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=True)
         lat = latency[idx]
         n_runs = np.bincount(codes, minlength=len(uniques))

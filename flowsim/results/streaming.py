@@ -173,7 +173,8 @@ class _Function:
     """The accumulators of one function's section of the summary."""
 
     __slots__ = ("outcomes", "statuses", "start", "end_to_end", "queue_wait", "losses", "slots", "keyed",
-                 "binding", "binding_by_value", "groups", "queued", "created", "started", "batches")
+                 "binding", "binding_by_value", "groups", "queued", "queued_due", "queued_left", "created", "started",
+                 "batches")
 
     def __init__(self, edges: np.ndarray) -> None:
         self.outcomes: dict[str, int] = {}
@@ -189,6 +190,8 @@ class _Function:
         self.binding_by_value: dict[tuple[str, str], float] = {}
         self.groups: dict[str, dict[Any, list[Any]]] = {}   # key label -> its key group's values
         self.queued = Queued(edges)
+        self.queued_due = self.queued.due.append          # a work item's (due, left) times
+        self.queued_left = self.queued.left.append
         self.created = 0                                 # runs created, and started, in the second half
         self.started = 0
         self.batches: dict[int, int] | None = None       # batch size -> batches, with batchEvents
@@ -302,8 +305,8 @@ class SummaryRecorder:
             items = self._cancelled_items.pop(run.seq, None)
             if items is not None:
                 for acc, due in items:
-                    acc.queued.due.append(due)
-                    acc.queued.left.append(run.ended_at)
+                    acc.queued_due(due)
+                    acc.queued_left(run.ended_at)
         event_at = run.event.at
         if self.warmup and event_at < self.warmup:
             return
@@ -347,11 +350,20 @@ class SummaryRecorder:
                     values = fn_groups[label] = self._key_group(run.fn.spec.id, label)
                 group = values.get(value)
                 mine.append(group if group is not None else values.setdefault(value, [0, 0, 0, 0.0]))
-        for group in mine:
-            group[0] += 1
-            if completed:
+        if latency is None:
+            for group in mine:
+                group[0] += 1
+                if completed:
+                    group[1] += 1
+        elif completed:
+            for group in mine:
+                group[0] += 1
                 group[1] += 1
-            if latency is not None:
+                group[2] += 1
+                group[3] += latency
+        else:
+            for group in mine:
+                group[0] += 1
                 group[2] += 1
                 group[3] += latency
 
@@ -374,28 +386,30 @@ class SummaryRecorder:
             self._fold_all()
         fn_id = run.fn.spec.id
         fn = self.fns[fn_id]
-        if kind in WORK_KINDS:                  # queued time, over the whole run clipped to the quarters
-            if started_at is not None:
-                fn.queued.due.append(enqueued_at)
-                fn.queued.left.append(started_at)
+        work = False
+        if kind in WORK_KINDS:
+            if started_at is not None:          # queued time (clipped to the quarters when folded), slot time
+                work = True
+                fn.queued_due(enqueued_at)
+                fn.queued_left(started_at)
+                t0 = self.warmup
+                end = self.horizon if ended_at is None else ended_at
+                held = (end if end > t0 else t0) - (started_at if started_at > t0 else t0)
+                self.account_slots.add(held)
+                if fn.slots is not None:
+                    fn.slots.add(held)
+                if fn.keyed:
+                    keys = run.keys
+                    for label, total, per_key in fn.keyed:
+                        value = keys.get(label)
+                        if value is not None:
+                            total.add(held)
+                            per_key[value] = per_key.get(value, 0.0) + held
             elif status == "cancelled":          # it left the queue when its run ends, right after this row
                 self._cancelled_items.setdefault(run.seq, []).append((fn, enqueued_at))
             else:
-                fn.queued.due.append(enqueued_at)
-                fn.queued.left.append(self.horizon)
-        work = kind in WORK_KINDS and started_at is not None
-        if work:                                # slot time, over the whole run clipped at the warm-up
-            t0 = self.warmup
-            end = self.horizon if ended_at is None else ended_at
-            held = (end if end > t0 else t0) - (started_at if started_at > t0 else t0)
-            self.account_slots.add(held)
-            if fn.slots is not None:
-                fn.slots.add(held)
-            for label, total, per_key in fn.keyed:
-                value = run.keys.get(label)
-                if value is not None:
-                    total.add(held)
-                    per_key[value] = per_key.get(value, 0.0) + held
+                fn.queued_due(enqueued_at)
+                fn.queued_left(self.horizon)
         if self.warmup and enqueued_at < self.warmup:
             return
         if work:
