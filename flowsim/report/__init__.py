@@ -127,10 +127,17 @@ def build(results: Mapping[str, "Result"], out: Path, *, sweep: pd.DataFrame | N
     for block in text.blocks(first.summary()):      # the other blocks are the tables above and below
         if block.kind not in ("keys", "slots", "drops"):
             continue
-        report.sections.append(Section(f"{block.title} ({name})", table=pd.DataFrame(block.rows, columns=block.columns),
+        rows = [[_keep_indent(cell) for cell in row] for row in block.rows]
+        report.sections.append(Section(f"{block.title} ({name})", table=pd.DataFrame(rows, columns=block.columns),
                                        text=block.note))
     report.sections.append(Section("Headline metrics", table=headline_table(results)))
     return report
+
+
+def _keep_indent(cell: str) -> str:
+    """A table cell whose leading spaces (a row under a heading row) survive HTML and Markdown."""
+    stripped = cell.lstrip(" ")
+    return "\u00a0" * (2 * (len(cell) - len(stripped))) + stripped
 
 
 def _bin(result: "Result") -> float:

@@ -1,14 +1,21 @@
 """Warnings that explain a bad run: small named checks over a summary and its scenario.
 
-Each check (:class:`Check`) has a stable ``code``, what the warning means and what to try;
-it reads the summary's own figures (so it works the same on a summary-only result) and,
+Each check (:class:`Check`) has a stable ``code`` and what its warning means; each case it
+finds carries this run's message, figures and what to try. A check reads the summary's own figures (so it works the same on a summary-only result) and,
 for the expressions, the scenario and a sample of its traffic. :func:`diagnose` runs
 every check and returns the warnings ``summary.json`` holds under ``warnings``: objects
 with ``code``, ``message`` (the sentence with this run's numbers), ``means``, ``try``
 and the ``figures`` behind the message.
 
-The checks, and what makes them fire:
+The checks, in the order they are reported (a root cause before its effects), and what
+makes them fire:
 
+* ``missing_field`` — a key, ``if`` or priority expression (any CEL expression of a
+  function that reads ``event``) reads a field that more than 90% of a traffic source's
+  events lack, among the first :data:`SAMPLE` events of that source that the expression
+  sees (those matching the function's triggers, and for anything but the trigger's own
+  ``if``, passing it). Its value is then unknown: a key becomes ``"false"`` (one shared
+  key), an ``if`` false, a priority 0 — a different answer, silently.
 * ``head_of_line_blocking`` — more than half of all waiting was spent outside a queue's
   peek window (§3.3), and inside the window most of that function's waiting was on a key
   (a keyed concurrency limit or throttle skips the item and the walk goes on): the
@@ -20,12 +27,6 @@ The checks, and what makes them fire:
   the measured window, by at least half and by at least :data:`GROWTH_ITEMS` items. A
   stable queue's quarter means fluctuate around one level and a burst that drains shows a
   fall, while a queue fed faster than it is served grows in every quarter.
-* ``missing_field`` — a key, ``if`` or priority expression (any CEL expression of a
-  function that reads ``event``) reads a field that more than 90% of a traffic source's
-  events lack, among the first :data:`SAMPLE` events of that source that the expression
-  sees (those matching the function's triggers, and for anything but the trigger's own
-  ``if``, passing it). Its value is then unknown: a key becomes ``"false"`` (one shared
-  key), an ``if`` false, a priority 0 — a different answer, silently.
 * ``timeouts`` — more than 10% of the runs (all but skipped ones) were cancelled by a
   start or finish timeout.
 * ``no_run_completed`` — events came in and no run completed in the measured window.
@@ -102,11 +103,11 @@ def _head_of_line(summary: dict[str, Any], scenario: "Scenario") -> list[Finding
                f"head-of-line blocking, by items the queue never looked at; inside the window, {key}'s items "
                f"held back by the {constraint_words(name)} took {pct(key_share)} of the time items sat blocked "
                "by a key.")
-    advice = _hol_advice(name, key, fn_id)
+    advice = _hol_advice(name, key)
     return [(message, figures, advice)]
 
 
-def _hol_advice(name: str, key: str, fn_id: str) -> str:
+def _hol_advice(name: str, key: str) -> str:
     expr = name[len("concurrency:"):] if name.startswith("concurrency:") else None
     example = f" (priority: {{run: \"{expr} != '{key}' ? 600 : 0\"}})" if expr else ""
     return (f"Send {key}'s events to a function of its own (each function has its own queue and peek "

@@ -10,20 +10,26 @@ values. It produces the dict of :func:`flowsim.results.metrics.summarize`, with 
 keys, nesting and warm-up, plus a ``summary_only`` entry naming what differs:
 
 * exact: every count and rate, throughput, ``blocked_by``, ``outcomes``, ``runs``,
-  ``binding`` (items, total and mean delay, share, worst key), ``losses_by_key``, the
-  ``count`` and ``max`` of every distribution, Jain's index of per-key throughput,
-  ``fairness.key`` and ``fairness.keys``;
+  ``binding`` (items, total and mean delay, share, worst key; overall and per function),
+  ``losses_by_key``, the ``count`` and ``max`` of every distribution, Jain's index of
+  per-key throughput, ``fairness.key`` and ``fairness.keys``; the key groups' number of
+  values and busiest key with its runs and completions; ``queue``'s created and started
+  runs; ``cancel_reasons``, ``batching``, ``debounce``, ``drops`` and the ``warnings``'
+  codes;
 * exact up to floating-point rounding (the sums are added in another order than the
   tables' numpy sums, ~1e-15 relative): the ``mean`` of every distribution, the
-  time-weighted ``mean`` slot use of each concurrency constraint, Jain's index of per-key
-  mean start latency;
+  time-weighted ``mean`` slot use of each concurrency constraint (``all_keys_mean`` and
+  ``busiest_key_mean`` for a keyed one), the busiest key's mean start latency, the queue's
+  ``depth`` per quarter, Jain's index of per-key mean start latency;
 * approximate: p50/p90/p95/p99 of every distribution, within :data:`RELATIVE_ACCURACY`
   (0.5%) of numpy's linear percentiles for values of at least :data:`SMALLEST` (1 ns;
   smaller magnitudes count as 0);
 * omitted (``None``): the ``peak`` and ``saturated`` fraction of each concurrency
   constraint (a step's row arrives when it ends, so the level at a past instant depends
-  on steps still running, whose number only the engine knows), and fairness's
-  worst-key p99 and starvation (a sketch or an interval sweep per key value).
+  on steps still running, whose number only the engine knows), with the busiest key's
+  ``busiest_key_peak``; every key's p99 start latency and so the worst key of each key
+  group (``keys.*.worst``); and fairness's worst-key p99 and starvation (a sketch or an
+  interval sweep per key value).
 
 The percentiles come from a log-bucketed histogram (DDSketch's mapping, numpy-vectorised
 over buffered values): the ``ddsketch`` package adds a value in ~0.55 µs, several times
