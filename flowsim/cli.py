@@ -11,7 +11,6 @@ from typing import Any, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from flowsim.console import command, out
 from flowsim.errors import ScenarioError
@@ -38,6 +37,8 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         explain: bool = typer.Option(False, "--explain", help="Also write the decision log (log.csv)."),
         warmup: str = typer.Option("0", help="Exclude the start from metrics: a duration (10m) or a fraction (0.1)."),
         report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML/Markdown report there."),
+        ts_bin: Optional[str] = typer.Option(None, "--bin", help="Bin of timeseries.csv, a duration (default: a round "
+                                          "duration giving 100-200 bins of the horizon)."),
         record: Optional[Path] = typer.Option(None, "--record", help="Also write the traffic as Inngest JSON Lines "
                                               "(FILE.jsonl or .jsonl.gz) that a `replay:` source reproduces exactly."),
         summary_only: bool = typer.Option(False, "--summary-only",
@@ -50,11 +51,13 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
     Every output path is checked before anything runs, and the traffic record is moved into
     place only once the tables (and report) are written, so bad input leaves nothing behind."""
     from flowsim.api import simulate
-    from flowsim.results.writers import check_format, check_outputs, check_writable_parent, write_result, write_summary
+    from flowsim.results.writers import (check_format, check_outputs, check_writable_parent, timeseries_bin,
+                                         write_result, write_summary)
     with command(quiet) as bar:
         check_format(fmt)
-        if summary_only and (explain or report is not None):
-            raise ScenarioError("cannot be combined with --explain or --report, which need the per-row tables",
+        series = timeseries_bin(ts_bin)
+        if summary_only and (explain or report is not None or ts_bin is not None):
+            raise ScenarioError("cannot be combined with --explain, --report or --bin, which need the per-row tables",
                                 field="--summary-only")
         sc = _load(scenario)
         target = out_dir or Path("runs") / sc.name
@@ -75,7 +78,7 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
             if summary_only:
                 write_summary(result, target)
             else:
-                write_result(result, target, fmt)
+                write_result(result, target, fmt, timeseries=series)
             if report is not None:
                 from flowsim.report import write_report
                 write_report({sc.name: result}, report)
@@ -117,43 +120,11 @@ def validate(scenario: Path = typer.Argument(..., help="The scenario YAML file."
               highlight=False, soft_wrap=True)
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 1000 else f"{v:.0f}"
-    return str(v)
-
-
 def print_summary(summary: dict[str, Any]) -> None:
-    """The short table a run prints: outcomes, statuses, latencies, slot use."""
-    out.print(f"[bold]{summary['scenario']}[/] seed={summary['seed']} horizon={summary['horizon']:g}s "
-              f"events={summary['events']['received']}", highlight=False)
-    counts = Table(title="outcomes and runs", show_header=True)
-    counts.add_column("event outcome")
-    counts.add_column("count", justify="right")
-    counts.add_column("run status")
-    counts.add_column("count", justify="right")
-    outcomes = [(k, v) for k, v in summary["outcomes"].items() if v]
-    statuses = [(k, v) for k, v in summary["runs"].items() if v]
-    for i in range(max(len(outcomes), len(statuses))):
-        o = outcomes[i] if i < len(outcomes) else ("", "")
-        s = statuses[i] if i < len(statuses) else ("", "")
-        counts.add_row(o[0], str(o[1]), s[0], str(s[1]))
-    out.print(counts)
-    lat = Table(title="latency (seconds)")
-    for col in ("metric", "count", "mean", "p50", "p90", "p99", "max"):
-        lat.add_column(col, justify="right" if col != "metric" else "left")
-    for name in ("start_latency", "queue_wait", "end_to_end_latency"):
-        d = summary[name]
-        lat.add_row(name, *(_fmt(d[k]) for k in ("count", "mean", "p50", "p90", "p99", "max")))
-    out.print(lat)
-    slots = Table(title="concurrency slot use")
-    for col in ("constraint", "limit", "peak", "mean"):
-        slots.add_column(col, justify="right" if col != "constraint" else "left")
-    for name, d in summary["concurrency"].items():
-        slots.add_row(name, _fmt(d["limit"]), _fmt(d["peak"]), _fmt(d["mean"]))
-    out.print(slots)
+    """What a run prints: the story, short tables, then the warnings (flowsim.results.text)."""
+    from flowsim.results.text import print_summary as show, print_warnings
+    show(summary, out)
+    print_warnings(summary, out)
 
 
 from flowsim.analysis.cli import compare, plan, sweep  # noqa: E402

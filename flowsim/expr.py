@@ -1042,6 +1042,53 @@ def _tree_depth(tree: Any) -> int:
     return deepest
 
 
+def field_paths(text: str) -> tuple[tuple[str, ...], ...]:
+    """The attribute paths expression ``text`` reads, each once, in order of appearance, as
+    tuples from the variable (``event.data["user"].id`` → ``("event", "data", "user", "id")``);
+    only the longest selection of a chain is listed, indexes by a string literal count as
+    selections. Paths that a ``has()`` tests, and paths under them, are left out: their
+    absence is what the expression asks about. Read-only: the expression is parsed again
+    (a compiled :class:`Expr` keeps no tree), for diagnostics, not per event."""
+    from lark import Token, Tree
+
+    tree = _environment().compile(text)
+
+    def chain(node: Any) -> list[str] | None:
+        while isinstance(node, Tree) and node.data not in ("ident", "member_dot", "member_index") \
+                and len(node.children) == 1 and isinstance(node.children[0], Tree):
+            node = node.children[0]
+        if not isinstance(node, Tree):
+            return None
+        if node.data == "ident":
+            return [node.children[0].value]
+        if node.data == "member_dot":
+            base = chain(node.children[0])
+            return None if base is None else base + [node.children[1].value]
+        if node.data == "member_index":
+            base, key = chain(node.children[0]), getattr(_Translator(text).node(node.children[1]), "const", None)
+            return None if base is None or key is None or type(key[0]) is not str else base + [key[0]]
+        return None
+
+    read: dict[tuple[str, ...], None] = {}
+    tested: list[tuple[str, ...]] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        if node.data == "ident_arg" and isinstance(node.children[0], Token) and node.children[0].value == "has":
+            target = chain(node.children[1].children[0]) if len(node.children) > 1 else None
+            if target is not None:
+                tested.append(tuple(target))
+            continue
+        path = chain(node) if node.data in ("member_dot", "member_index") else None
+        if path is not None and len(path) > 1:
+            read[tuple(path)] = None
+        stack.extend(reversed(node.children))
+    paths = [p for p in read if not any(q[:len(p)] == p and len(q) > len(p) for q in read)]
+    return tuple(p for p in paths if not any(p[:len(t)] == t for t in tested))
+
+
 def _parse_problem(e: Any) -> str:
     """A one-line account of a cel-python parse error (its own message is only a caret)."""
     import lark

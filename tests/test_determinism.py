@@ -38,7 +38,7 @@ def test_byte_identical_across_processes_and_hash_seeds(tmp_path):
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(SCENARIO))
     first = _run(tmp_path, "one", "0", 5)
     second = _run(tmp_path, "two", "12345", 5)
-    assert sorted(first) == ["events.csv", "runs.csv", "steps.csv", "summary.json"]
+    assert sorted(first) == ["events.csv", "runs.csv", "steps.csv", "summary.json", "timeseries.csv"]
     assert first == second
     third = _run(tmp_path, "three", "0", 6)
     assert third["events.csv"] != first["events.csv"]

@@ -10,20 +10,26 @@ values. It produces the dict of :func:`flowsim.results.metrics.summarize`, with 
 keys, nesting and warm-up, plus a ``summary_only`` entry naming what differs:
 
 * exact: every count and rate, throughput, ``blocked_by``, ``outcomes``, ``runs``,
-  ``binding`` (items, total and mean delay, share, worst key), ``losses_by_key``, the
-  ``count`` and ``max`` of every distribution, Jain's index of per-key throughput,
-  ``fairness.key`` and ``fairness.keys``;
+  ``binding`` (items, total and mean delay, share, worst key; overall and per function),
+  ``losses_by_key``, the ``count`` and ``max`` of every distribution, Jain's index of
+  per-key throughput, ``fairness.key`` and ``fairness.keys``; the key groups' number of
+  values and busiest key with its runs and completions; ``queue``'s created and started
+  runs; ``cancel_reasons``, ``batching``, ``debounce``, ``drops`` and the ``warnings``'
+  codes;
 * exact up to floating-point rounding (the sums are added in another order than the
   tables' numpy sums, ~1e-15 relative): the ``mean`` of every distribution, the
-  time-weighted ``mean`` slot use of each concurrency constraint, Jain's index of per-key
-  mean start latency;
+  time-weighted ``mean`` slot use of each concurrency constraint (``all_keys_mean`` and
+  ``busiest_key_mean`` for a keyed one), the busiest key's mean start latency, the queue's
+  ``depth`` per quarter, Jain's index of per-key mean start latency;
 * approximate: p50/p90/p95/p99 of every distribution, within :data:`RELATIVE_ACCURACY`
   (0.5%) of numpy's linear percentiles for values of at least :data:`SMALLEST` (1 ns;
   smaller magnitudes count as 0);
 * omitted (``None``): the ``peak`` and ``saturated`` fraction of each concurrency
   constraint (a step's row arrives when it ends, so the level at a past instant depends
-  on steps still running, whose number only the engine knows), and fairness's
-  worst-key p99 and starvation (a sketch or an interval sweep per key value).
+  on steps still running, whose number only the engine knows), with the busiest key's
+  ``busiest_key_peak``; every key's p99 start latency and so the worst key of each key
+  group (``keys.*.worst``); and fairness's worst-key p99 and starvation (a sketch or an
+  interval sweep per key value).
 
 The percentiles come from a log-bucketed histogram (DDSketch's mapping, numpy-vectorised
 over buffered values): the ``ddsketch`` package adds a value in ~0.55 µs, several times
@@ -39,8 +45,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from flowsim.results.metrics import (NOT_LOSSES, PERCENTILES, WORK_KINDS, binding_name, binding_table, jain,
-                                     keyed_limits)
+from flowsim.results.metrics import (NOT_LOSSES, PERCENTILES, QUARTERS, WORK_KINDS, batch_summary, binding_dict,
+                                     binding_name, complete, concurrency_groups, jain, key_group, keyed_limits,
+                                     queued_time, quarters)
 from flowsim.results.recorder import OUTCOMES, STATUSES, Recorder, blocked_by
 
 if TYPE_CHECKING:
@@ -54,7 +61,8 @@ _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 _LN_GAMMA = math.log(_GAMMA)
 _I0 = math.ceil(math.log(SMALLEST) / _LN_GAMMA)
 _NB = math.ceil(math.log(LARGEST) / _LN_GAMMA) - _I0 + 1      # buckets per sign
-OMITTED = ("concurrency.*.peak", "concurrency.*.saturated", "fairness.worst_p99_start_latency",
+OMITTED = ("concurrency.*.peak", "concurrency.*.saturated", "concurrency.*.busiest_key_peak",
+           "keys.*.busiest.start_latency_p99", "keys.*.worst", "fairness.worst_p99_start_latency",
            "fairness.worst_key", "fairness.starvation_max", "fairness.starved_key")
 
 
@@ -146,12 +154,35 @@ class Sketch(Total):
         return out
 
 
+class Queued:
+    """Item-seconds spent queued in each quarter of the measured window (``metrics.queued_time``),
+    from the buffered (due, left) times of a function's work items, folded with numpy."""
+
+    __slots__ = ("due", "left", "edges", "time")
+
+    def __init__(self, edges: np.ndarray) -> None:
+        self.due: list[float] = []
+        self.left: list[float] = []
+        self.edges = edges
+        self.time = np.zeros(len(edges) - 1)
+
+    def fold(self) -> None:
+        """Fold the buffered intervals in and empty the buffers."""
+        if self.due:
+            due = np.asarray(self.due, dtype=float)
+            self.time += queued_time(due, np.maximum(np.asarray(self.left, dtype=float), due), self.edges)
+            self.due.clear()
+            self.left.clear()
+
+
 class _Function:
     """The accumulators of one function's section of the summary."""
 
-    __slots__ = ("outcomes", "statuses", "start", "end_to_end", "queue_wait", "losses", "slots", "keyed")
+    __slots__ = ("outcomes", "statuses", "start", "end_to_end", "queue_wait", "losses", "slots", "keyed",
+                 "binding", "binding_by_value", "groups", "queued", "queued_due", "queued_left", "created", "started",
+                 "batches")
 
-    def __init__(self) -> None:
+    def __init__(self, edges: np.ndarray) -> None:
         self.outcomes: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
         self.start = Sketch()
@@ -159,7 +190,17 @@ class _Function:
         self.queue_wait = Sketch()
         self.losses: dict[tuple[str, str], int] = {}
         self.slots: Total | None = None                  # its function concurrency limit's slot time
-        self.keyed: list[tuple[str, Total]] = []          # (key label, keyed limit's slot time)
+        # (key label, keyed limit's slot time, its slot time per key value)
+        self.keyed: list[tuple[str, Total, dict[Any, float]]] = []
+        self.binding: dict[str, list[Any]] = {}          # as SummaryRecorder.binding, this function's steps
+        self.binding_by_value: dict[tuple[str, str], float] = {}
+        self.groups: dict[str, dict[Any, list[Any]]] = {}   # key label -> its key group's values
+        self.queued = Queued(edges)
+        self.queued_due = self.queued.due.append          # a work item's (due, left) times
+        self.queued_left = self.queued.left.append
+        self.created = 0                                 # runs created, and started, in the second half
+        self.started = 0
+        self.batches: dict[int, int] | None = None       # batch size -> batches, with batchEvents
 
 
 class SummaryRecorder:
@@ -175,28 +216,40 @@ class SummaryRecorder:
         self._pending: dict[int, tuple[Any, str]] = {}  # event row -> (event, function id), no outcome yet
         self.outcomes: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
+        self.cancel_reasons: dict[str, int] = {}
         self.blocked_by: dict[str, int] = {}
         self.start, self.end_to_end, self.queue_wait, self.throttle = Sketch(), Sketch(), Sketch(), Sketch()
         self.binding: dict[str, list[Any]] = {}          # constraint -> [items, total delay]
         self.binding_by_value: dict[tuple[str, str], float] = {}
-        self.fns = {fn.id: _Function() for fn in scenario.functions}
+        edges = quarters(warmup, self.horizon)
+        self._half = float(edges[QUARTERS // 2])
+        self.fns = {fn.id: _Function(edges) for fn in scenario.functions}
         self.account_slots = Total()
         self.function_slots: dict[str, Total] = {}
         for fn in scenario.functions:
             conf = fn.mechanisms.get("concurrency")
             if conf is not None and conf.function_limit is not None:
                 self.fns[fn.id].slots = self.function_slots[fn.id] = Total()
+            if fn.mechanisms.get("batchEvents") is not None:
+                self.fns[fn.id].batches = {}
         # metrics.keyed_limits reads only the scenario of the result it is given.
         self.keyed = keyed_limits(SimpleNamespace(scenario=scenario))
         self.keyed_slots: dict[str, Total] = {}
+        self.keyed_per_key: dict[str, dict[Any, float]] = {}
         for name, members in self.keyed.items():
             total = self.keyed_slots[name] = Total()
+            per_key = self.keyed_per_key[name] = {}
             for fn_id, label in {f: label for f, label, _ in members}.items():
-                self.fns[fn_id].keyed.append((label, total))
-        self._totals = [self.start, self.end_to_end, self.queue_wait, self.throttle, self.account_slots,
-                        *self.function_slots.values(), *self.keyed_slots.values()]
+                self.fns[fn_id].keyed.append((label, total, per_key))
+        # Key groups (metrics.key_story): name -> [label, functions, value -> [runs, completed, started, latency sum]]
+        self._group_names = concurrency_groups(scenario)
+        self.key_groups: dict[str, list[Any]] = {}
+        self._totals: list[Any] = [self.start, self.end_to_end, self.queue_wait, self.throttle, self.account_slots,
+                                   *self.function_slots.values(), *self.keyed_slots.values()]
         for acc in self.fns.values():
-            self._totals += [acc.start, acc.end_to_end, acc.queue_wait]
+            self._totals += [acc.start, acc.end_to_end, acc.queue_wait, acc.queued]
+        # Cancelled work items that never started leave the queue when their run ends: run seq -> (fn, due).
+        self._cancelled_items: dict[int, list[tuple[_Function, float]]] = {}
         # Fairness: the label runs carry first (the lowest run seq's smallest label), and
         # per label and key value of the measured runs: [runs, completed, started, latency sum].
         self._first_keyed: tuple[int, str] | None = None
@@ -253,39 +306,81 @@ class SummaryRecorder:
             for label in keys:
                 if label not in self._per_key:    # every earlier measured run lacked it
                     self._per_key[label] = {"": list(self._all_runs)} if self._all_runs[0] else {}
+        fn = self.fns[run.fn.spec.id]
+        if self._cancelled_items:
+            items = self._cancelled_items.pop(run.seq, None)
+            if items is not None:
+                for acc, due in items:
+                    acc.queued_due(due)
+                    acc.queued_left(run.ended_at)
         event_at = run.event.at
         if self.warmup and event_at < self.warmup:
             return
         self._until_fold -= 1
         if not self._until_fold:
             self._fold_all()
-        fn = self.fns[run.fn.spec.id]
         statuses = self.statuses
         statuses[status] = statuses.get(status, 0) + 1
         statuses = fn.statuses
         statuses[status] = statuses.get(status, 0) + 1
+        if status == "cancelled":
+            reason = run.cancel_reason
+            self.cancel_reasons[reason] = self.cancel_reasons.get(reason, 0) + 1
         started = run.started_at
         latency = None if started is None else started - event_at
         if latency is not None:
             self.start.add(latency)
             fn.start.add(latency)
+            if started >= self._half:
+                fn.started += 1
+        if run.created_at >= self._half:
+            fn.created += 1
         completed = status == "completed"
         if completed:
             self.end_to_end.add(run.ended_at - event_at)
             fn.end_to_end.add(run.ended_at - event_at)
+        if fn.batches is not None and run.batch_id is not None and status != "skipped":
+            size = len(run.events)
+            fn.batches[size] = fn.batches.get(size, 0) + 1
         mine = [self._all_runs]
         if self._per_key:
             for label, groups in self._per_key.items():
                 value = keys.get(label, "")
                 group = groups.get(value)
                 mine.append(group if group is not None else groups.setdefault(value, [0, 0, 0, 0.0]))
-        for group in mine:
-            group[0] += 1
-            if completed:
+        if keys:
+            fn_groups = fn.groups
+            for label, value in keys.items():
+                values = fn_groups.get(label)
+                if values is None:
+                    values = fn_groups[label] = self._key_group(run.fn.spec.id, label)
+                group = values.get(value)
+                mine.append(group if group is not None else values.setdefault(value, [0, 0, 0, 0.0]))
+        if latency is None:
+            for group in mine:
+                group[0] += 1
+                if completed:
+                    group[1] += 1
+        elif completed:
+            for group in mine:
+                group[0] += 1
                 group[1] += 1
-            if latency is not None:
                 group[2] += 1
                 group[3] += latency
+        else:
+            for group in mine:
+                group[0] += 1
+                group[2] += 1
+                group[3] += latency
+
+    def _key_group(self, fn_id: str, label: str) -> dict[Any, list[Any]]:
+        """The values of the key group of ``label`` on ``fn_id``'s runs, made on first use."""
+        name = key_group(fn_id, label, self._group_names)
+        group = self.key_groups.get(name)
+        if group is None:
+            group = self.key_groups[name] = [label, [], {}]
+        group[1].append(fn_id)
+        return group[2]
 
     # -- steps ----------------------------------------------------------------------
     def step_row(self, run: Any, step: str, kind: str, attempt: int, enqueued_at: float,
@@ -297,17 +392,30 @@ class SummaryRecorder:
             self._fold_all()
         fn_id = run.fn.spec.id
         fn = self.fns[fn_id]
-        work = kind in WORK_KINDS and started_at is not None
-        if work:                                # slot time, over the whole run clipped at the warm-up
-            t0 = self.warmup
-            end = self.horizon if ended_at is None else ended_at
-            held = (end if end > t0 else t0) - (started_at if started_at > t0 else t0)
-            self.account_slots.add(held)
-            if fn.slots is not None:
-                fn.slots.add(held)
-            for label, total in fn.keyed:
-                if run.keys.get(label) is not None:
-                    total.add(held)
+        work = False
+        if kind in WORK_KINDS:
+            if started_at is not None:          # queued time (clipped to the quarters when folded), slot time
+                work = True
+                fn.queued_due(enqueued_at)
+                fn.queued_left(started_at)
+                t0 = self.warmup
+                end = self.horizon if ended_at is None else ended_at
+                held = (end if end > t0 else t0) - (started_at if started_at > t0 else t0)
+                self.account_slots.add(held)
+                if fn.slots is not None:
+                    fn.slots.add(held)
+                if fn.keyed:
+                    keys = run.keys
+                    for label, total, per_key in fn.keyed:
+                        value = keys.get(label)
+                        if value is not None:
+                            total.add(held)
+                            per_key[value] = per_key.get(value, 0.0) + held
+            elif status == "cancelled":          # it left the queue when its run ends, right after this row
+                self._cancelled_items.setdefault(run.seq, []).append((fn, enqueued_at))
+            else:
+                fn.queued_due(enqueued_at)
+                fn.queued_left(self.horizon)
         if self.warmup and enqueued_at < self.warmup:
             return
         if work:
@@ -316,22 +424,24 @@ class SummaryRecorder:
         if waits:
             reason = next(iter(waits)) if len(waits) == 1 else blocked_by(waits)
             self.blocked_by[reason] = self.blocked_by.get(reason, 0) + 1
-            self._waits(fn_id, waits)
+            self._waits(fn_id, fn, waits)
 
-    def _waits(self, fn_id: str, waits: dict[str, float]) -> None:
-        """Fold a step's waits into the binding table and the throttle delay, in the order
-        of the JSON the tables hold (sorted reasons), so sums are the tables' to the bit."""
+    def _waits(self, fn_id: str, fn: _Function, waits: dict[str, float]) -> None:
+        """Fold a step's waits into the binding tables (all steps', and its function's) and
+        the throttle delay, in the order of the JSON the tables hold (sorted reasons), so
+        sums are the tables' to the bit."""
         items = sorted(waits.items()) if len(waits) > 1 else waits.items()
         throttle = 0
         for reason, seconds in items:
             name, value = binding_name(reason, fn_id)
-            row = self.binding.get(name)
-            if row is None:
-                row = self.binding[name] = [0, 0.0]
-            row[0] += 1
-            row[1] += seconds
-            if value:
-                self.binding_by_value[(name, value)] = self.binding_by_value.get((name, value), 0.0) + seconds
+            for rows, per_value in ((self.binding, self.binding_by_value), (fn.binding, fn.binding_by_value)):
+                row = rows.get(name)
+                if row is None:
+                    row = rows[name] = [0, 0.0]
+                row[0] += 1
+                row[1] += seconds
+                if value:
+                    per_value[(name, value)] = per_value.get((name, value), 0.0) + seconds
             if reason.startswith("throttle:"):
                 throttle += seconds
         if throttle:
@@ -349,6 +459,8 @@ class SummaryRecorder:
             if self._measured(event.at):
                 self._outcome(function_id, "", "")
         self._pending.clear()
+        for total in self._totals:
+            total.fold()
         span = max(self.horizon - self.warmup, 0.0)
         outcomes = _counts(self.outcomes, OUTCOMES)
         n_rows = max(sum(self.outcomes.values()), 1)
@@ -365,8 +477,10 @@ class SummaryRecorder:
                 "queue_wait": fn.queue_wait.distribution(),
                 "throughput": float(fn.statuses.get("completed", 0) / span) if span else 0.0,
                 "losses_by_key": losses,
+                "binding": binding_dict(fn.binding, fn.binding_by_value),
             }
-        return {
+        keys = self._keys()
+        summary = {
             "scenario": self.scenario.name,
             "seed": seed,
             "horizon": self.horizon,
@@ -381,36 +495,68 @@ class SummaryRecorder:
             "throttle_delay": self.throttle.distribution(),
             "throughput": float(self.statuses.get("completed", 0) / span) if span else 0.0,
             "blocked_by": _counts(self.blocked_by),
-            "binding": self._binding(),
-            "concurrency": self._slot_use(span),
+            "binding": binding_dict(self.binding, self.binding_by_value),
+            "concurrency": self._slot_use(span, {name: k["busiest"]["key"] for name, k in keys.items()}),
+            "keys": keys,
+            "queue": self._queue(),
+            "cancel_reasons": _counts(self.cancel_reasons),
+            "batching": {fn.id: batch_summary(fn.mechanisms["batchEvents"].max_size,
+                                              fn.mechanisms["batchEvents"].timeout, self.fns[fn.id].batches)
+                         for fn in self.scenario.functions if self.fns[fn.id].batches is not None},
             "fairness": self._fairness(span),
             "functions": by_fn,
-            "summary_only": {"relative_accuracy": RELATIVE_ACCURACY,
-                             "approximate": [f"p{p}" for p in PERCENTILES], "omitted": list(OMITTED)},
         }
+        complete(summary, self.scenario)
+        summary["summary_only"] = {"relative_accuracy": RELATIVE_ACCURACY,
+                                   "approximate": [f"p{p}" for p in PERCENTILES], "omitted": list(OMITTED)}
+        return summary
 
-    def _binding(self) -> dict[str, dict[str, Any]]:
-        """As ``metrics.binding(...).set_index("constraint").to_dict(orient="index")``."""
-        return binding_table(self.binding, self.binding_by_value).set_index("constraint").to_dict(orient="index")
-
-    def _slot_use(self, span: float) -> dict[str, dict[str, Any]]:
-        """As ``metrics.slot_use``, with the mean only (peak and saturated are omitted)."""
-        for total in self._totals:
-            total.fold()
-
-        def mean(total: Total) -> float:
-            return total.sum / span if span > 0 else 0.0
+    def _slot_use(self, span: float, busiest: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """As ``metrics.slot_use``, with the means only (peaks and saturated are omitted)."""
+        def mean(seconds: float) -> float:
+            return seconds / span if span > 0 else 0.0
         out: dict[str, dict[str, Any]] = {
-            "account": {"limit": self.scenario.account.concurrency, "peak": None, "mean": mean(self.account_slots),
+            "account": {"limit": self.scenario.account.concurrency, "peak": None, "mean": mean(self.account_slots.sum),
                         "saturated": None}}
         for fn in self.scenario.functions:
             if fn.id in self.function_slots:
                 out[f"function:{fn.id}"] = {"limit": fn.mechanisms["concurrency"].function_limit, "peak": None,
-                                            "mean": mean(self.function_slots[fn.id]), "saturated": None}
+                                            "mean": mean(self.function_slots[fn.id].sum), "saturated": None}
         for name, members in self.keyed.items():
             limits = sorted({lim for _, _, lim in members})
-            out[name] = {"limit": limits[0] if len(limits) == 1 else "/".join(map(str, limits)), "peak": None,
-                         "mean": mean(self.keyed_slots[name]), "saturated": None}
+            per_key = self.keyed_per_key[name]
+            chosen = busiest.get(name)
+            out[name] = {"limit": limits[0] if len(limits) == 1 else "/".join(map(str, limits)),
+                         "peak": None, "all_keys_mean": mean(self.keyed_slots[name].sum),
+                         "saturated": None, "busiest_key": chosen,
+                         "busiest_key_mean": None if chosen is None else mean(per_key.get(chosen, 0.0)),
+                         "busiest_key_peak": None}
+        return out
+
+    def _keys(self) -> dict[str, dict[str, Any]]:
+        """As ``metrics.key_story``: per key group, the busiest key (its runs, completions
+        and mean start latency); the p99s and the worst key are omitted."""
+        order = {fn.id: i for i, fn in enumerate(self.scenario.functions)}
+        out: dict[str, dict[str, Any]] = {}
+        for name in sorted(self.key_groups):
+            label, fns, values = self.key_groups[name]
+            busiest = min(values, key=lambda v: (-values[v][0], str(v)))
+            runs, completed, started, latency = values[busiest]
+            out[name] = {"label": label, "functions": sorted(fns, key=order.__getitem__), "keys": len(values),
+                         "busiest": {"key": str(busiest), "runs": runs, "completed": completed,
+                                     "start_latency_mean": latency / started if started else None,
+                                     "start_latency_p99": None},
+                         "worst": None}
+        return out
+
+    def _queue(self) -> dict[str, dict[str, Any]]:
+        """As ``metrics.queue_trend``."""
+        width = (self.horizon - self.warmup) / QUARTERS
+        out = {}
+        for fn_id, fn in self.fns.items():
+            depth = fn.queued.time / width if width > 0 else np.zeros(QUARTERS)
+            out[fn_id] = {"depth": [float(d) for d in depth], "half": float(self.horizon - self._half),
+                          "created": fn.created, "started": fn.started}
         return out
 
     def _fairness(self, span: float) -> dict[str, Any]:

@@ -17,13 +17,14 @@ from typing import Iterator
 
 from flowsim.errors import ScenarioError
 from flowsim.results.result import Result, TablesNotKept
+from flowsim.units import parse_duration
 
 FORMATS = ("csv", "parquet")
 
 
 #: The names of what flowsim writes into an output directory (a run's tables and summary,
 #: a report, an analysis's tables): a directory holding anything else is not replaced.
-OUTPUT_NAMES = re.compile(r"(events|runs|steps|log|replications|summary|plan)\.(csv|parquet|json)"
+OUTPUT_NAMES = re.compile(r"(events|runs|steps|log|replications|summary|plan|timeseries)\.(csv|parquet|json)"
                           r"|index\.html|report\.md|[\w-]+\.png")
 
 
@@ -87,8 +88,40 @@ def check_writable_parent(resolved: Path, shown: str | os.PathLike[str], field: 
         raise ScenarioError(f"cannot write {shown}: {ancestor} is not writable", field=field)
 
 
-def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") -> Path:
-    """Write ``events``, ``runs``, ``steps`` (CSV or Parquet) and ``summary.json``."""
+#: Round bin widths, in seconds, that :func:`default_bin` chooses from.
+ROUND_BINS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+MAX_BINS = 200
+
+
+def default_bin(horizon: float) -> float:
+    """The smallest round duration that cuts ``horizon`` into at most :data:`MAX_BINS` bins
+    (100-200 of them for a horizon from a few minutes to a few months)."""
+    for width in ROUND_BINS:
+        if horizon / width <= MAX_BINS:
+            return float(width)
+    return float(ROUND_BINS[-1] * (horizon // (ROUND_BINS[-1] * MAX_BINS) + 1))
+
+
+def timeseries_bin(text: str | None) -> bool | float:
+    """What ``run --bin`` asks of :func:`write_result`: ``True`` (the default bin) when not
+    given, else the bin in seconds; a :class:`ScenarioError` for anything but a positive duration."""
+    if text is None:
+        return True
+    try:
+        width = parse_duration(text)
+    except ValueError as exc:
+        raise ScenarioError(str(exc), field="--bin") from None
+    if width <= 0:
+        raise ScenarioError(f"expected a positive duration, got {text!r}", field="--bin")
+    return width
+
+
+def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv",
+                 timeseries: bool | float = False) -> Path:
+    """Write ``events``, ``runs``, ``steps`` (CSV or Parquet) and ``summary.json``; with
+    ``timeseries`` (``True`` for :func:`default_bin`, or a bin in seconds) also
+    ``timeseries`` (``Result.timeseries``: per bin and function, arrivals, starts,
+    completions, queue depth and slots in use per concurrency constraint)."""
     if result.summary_only:
         raise TablesNotKept("writing the tables")
     check_format(fmt)
@@ -97,6 +130,9 @@ def write_result(result: Result, out: str | os.PathLike[str], fmt: str = "csv") 
         tables = {"events": result.events, "runs": result.runs, "steps": result.steps}
         if len(result.log):
             tables["log"] = result.log
+        if timeseries is not False:
+            tables["timeseries"] = result.timeseries(default_bin(result.horizon) if timeseries is True
+                                                     else float(timeseries))
         for name, df in tables.items():
             if fmt == "csv":
                 df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n", float_format="%.9g")
