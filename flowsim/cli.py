@@ -135,10 +135,12 @@ def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
                                           "however long the run; percentiles within 0.5%, slot-use peak and "
                                           "saturation and per-key p99 and starvation left out (see the README)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")) -> None:
-    """Simulate a scenario, write events/runs/steps tables and summary.json, print a summary.
+    """Simulate a scenario (or one --variant), write its tables and summary.json, print a summary.
 
-    Every output path is checked before anything runs, and the traffic record is moved into
-    place only once the tables (and report) are written, so bad input leaves nothing behind."""
+    Every output path is checked before anything runs, and the traffic
+    record is moved into place only once the tables (and report) are
+    written, so bad input leaves nothing behind.
+    """
     from flowsim.api import simulate
     from flowsim.results.writers import check_format, check_outputs, check_writable_parent, write_result, write_summary
     with command(quiet) as bar:
@@ -232,11 +234,14 @@ def report_cmd(scenario: Path = typer.Argument(..., help="The scenario YAML file
                variants: Optional[List[str]] = typer.Option(None, "--variant", help="Report this variant "
                                                             "(repeatable; default: every variant side by side)."),
                warmup: str = WARMUP) -> None:
-    """Simulate a scenario and write a self-contained index.html and report.md with figures.
+    """Simulate a scenario and write an HTML/Markdown report, its variants side by side.
 
-    A scenario with variants is reported side by side, one run of each with the same seed
-    (headline table and latency CDFs per variant; the figures over time show the first);
-    --variant picks some."""
+    A self-contained index.html and a report.md with figures, from one run
+    of each variant (every one, or those --variant names) with the same
+    seed. The headline table and latency CDFs have one column or curve per
+    variant; the figures over time, per key and of binding constraints
+    show the first variant.
+    """
     from flowsim.api import simulate
     from flowsim.report import write_report
     from flowsim.results.writers import check_outputs
@@ -260,8 +265,12 @@ def report_cmd(scenario: Path = typer.Argument(..., help="The scenario YAML file
 
 @app.command()
 def validate(scenario: Path = typer.Argument(..., help="The scenario YAML file.")) -> None:
-    """Check a scenario without running it: every field and variant, and every replayed trace
-    read through as a run reads it; print the expected number of events per traffic source."""
+    """Check a scenario without running it; print the expected events per traffic source.
+
+    Every field and variant is checked, and every replayed trace is read
+    through as a run reads it: a broken line fails here, with its file and
+    line, as it would fail the run.
+    """
     from flowsim.streams import Streams
     with command():
         sc = _load(scenario)

@@ -774,12 +774,14 @@ class ReplaySource:
     def expected_events(self, streams: Streams, horizon: float) -> Expected:
         """The number of events a run replays before ``horizon``: the trace read through,
         line by line as :meth:`events` reads it (so with the same errors, naming the trace's
-        file and line), counting the records inside the window, times ``scale``. Exact for
-        ``scale: 1``; otherwise the expectation (copies and thinning are drawn per seed, and
-        the copies themselves are not made: ``scale: 1000`` counts as fast as ``scale: 1``)."""
+        file and line), counting the records inside the window, times ``scale``. Exact for a
+        whole ``scale`` without ``jitter``; otherwise an expectation (thinning and jittered
+        copies past the horizon are drawn per seed). The copies themselves are not made, so
+        ``scale: 1000`` reads as fast as ``scale: 1``."""
         once = replace(self, scale=1.0, jitter=0.0)
         count = sum(1 for _ in once.events(streams, horizon))
-        return Expected(count * self.scale, self.scale == 1)
+        whole = self.scale == int(self.scale)
+        return Expected(count * self.scale, whole and (self.jitter == 0 or self.scale == 1))
 
     def open(self, streams: Streams, horizon: float = math.inf) -> "Replay":
         """A pass over the file that also tells where simulation time 0 lies on its clock."""
