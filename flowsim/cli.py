@@ -49,7 +49,7 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                           help="Print flowsim's version and exit.")) -> None:
-    """Simulate the flow control of event-driven function platforms (Inngest first)."""
+    """The program's own options: ``--version`` (typer adds the shell completion's)."""
 
 
 def _load(path: Path) -> "Scenario":
@@ -222,7 +222,7 @@ def _answer(results: "dict[str, Result]") -> str | None:
         return None
     from flowsim.report import answer_for
     return (" ".join(f"{label}: {answer_for(r)}" for label, r in results.items())
-            + " One run of each with the same seed: `flowsim compare` gives confidence intervals.")
+            + " One run of each with the same seed: flowsim compare gives confidence intervals.")
 
 
 @app.command("report")

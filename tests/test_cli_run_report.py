@@ -127,7 +127,7 @@ def test_report_shows_every_variant_side_by_side(here):
             "The figures over time, per key and of binding constraints show base.") in md
     answer = next(line for line in md.splitlines() if line.startswith("**Answer:**"))
     assert "base: p99 start latency" in answer and "three: p99 start latency" in answer
-    assert "`flowsim compare` gives confidence intervals" in answer
+    assert "One run of each with the same seed: flowsim compare gives confidence intervals." in answer
     table = md[md.index("## Headline metrics"):]
     assert re.search(r"\bbase[\s|]+three\b", table), table          # one column per variant
 
