@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,6 +77,13 @@ def test_validate_windows_and_bursts(tmp_path):
 """)
     # late: 10 min of 1/s; cut: 59 whole bursts and half of the last; whole: 6 bursts inside the hour
     assert validated(path).endswith("expected events: late ≈ 600, cut ≈ 892, whole 600")
+
+
+def test_the_readme_example_is_what_validate_prints(monkeypatch):
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    line = validated("scenarios/ai-image-processing.yaml")
+    assert f"\n{line}\n" in (root / "README.md").read_text()
 
 
 # -- the closed forms against the processes ------------------------------------------------
