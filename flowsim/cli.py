@@ -120,7 +120,7 @@ WARMUP = typer.Option("0", help="Exclude the start from metrics: a duration (10m
 def run(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
         seed: Optional[int] = SEED,
         sets: Optional[List[str]] = SETS,
-        variant: str = typer.Option(BASE, "--variant", help="Run this variant of the scenario (default: base, "
+        variant: str = typer.Option(BASE, "--variant", metavar="NAME", help="Run this variant of the scenario (default: base, "
                                     "the scenario as written)."),
         out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/<name>/, "
                                                "runs/<name>-<variant>/ for a variant)."),
@@ -231,7 +231,7 @@ def report_cmd(scenario: Path = typer.Argument(..., help="The scenario YAML file
                                                       "reports/<name>-<variant>/ for one variant)."),
                seed: Optional[int] = SEED,
                sets: Optional[List[str]] = SETS,
-               variants: Optional[List[str]] = typer.Option(None, "--variant", help="Report this variant "
+               variants: Optional[List[str]] = typer.Option(None, "--variant", metavar="NAME", help="Report this variant "
                                                             "(repeatable; default: every variant side by side)."),
                warmup: str = WARMUP) -> None:
     """Simulate a scenario and write an HTML/Markdown report, its variants side by side.
