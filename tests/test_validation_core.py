@@ -86,4 +86,4 @@ def test_valid_scenario_validates(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_text(GOOD_FN + TRAFFIC)
     result = CliRunner().invoke(app, ["validate", str(path)])
-    assert result.exit_code == 0 and "ok (1 functions, 1 traffic sources)" in result.output
+    assert result.exit_code == 0 and "ok — 1 function, 1 traffic source;" in result.output

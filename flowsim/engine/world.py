@@ -254,6 +254,17 @@ class World:
         self.log("waiting", f"run {run.id} {self._item_name(item)} waiting: {why}", run_id=run.id,
                  function_id=run.fn.spec.id, reason=item.reason)
 
+    def _log_start(self, item: QueueItem, now: float) -> None:
+        """Log a start, every one (the queue has already cleared the item's waiting reason,
+        so whether it waited is told by its enqueue time): one ``started`` row per started
+        row of the steps table."""
+        run = item.run
+        waited = now - item.at
+        self.log("started", f"run {run.id} {self._item_name(item)} started "
+                 + (f"after waiting {waited:g}s" if waited > 0 else "at once"),
+                 run_id=run.id, function_id=run.fn.spec.id, step=run.fn.step_names[item.step_index],
+                 attempt=item.attempt, waited=waited)
+
     @staticmethod
     def _item_name(item: QueueItem) -> str:
         steps = item.run.fn.spec.steps
@@ -309,6 +320,9 @@ class World:
                     reason = self._filter(event, triggers)
                     if reason is not None:
                         rec.event_row(event, fn.spec.id, "filtered", reason=reason)
+                        if self.explain:
+                            self.log("filtered", f"event {event.id} for {fn.spec.id}: filtered ({reason})",
+                                     event_id=event.id, function_id=fn.spec.id)
                         continue
                 if fn.stages:
                     self._rows[(event.seq, fn.index)] = rec.event_row(event, fn.spec.id)
@@ -537,9 +551,8 @@ class World:
             c.acquire(item, now)
         item.held = constraints
         item.started_at = now
-        if self.explain and item.reason_since < now:
-            self.log("started", f"run {item.run.id} {self._item_name(item)} started after waiting "
-                     f"{now - item.at:g}s", run_id=item.run.id, function_id=item.run.fn.spec.id)
+        if self.explain:
+            self._log_start(item, now)
         run = item.run
         fn = run.fn
         if run.started_at is None:

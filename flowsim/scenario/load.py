@@ -7,7 +7,6 @@ line, the field path and what is allowed. Mechanism fields (``concurrency``,
 from __future__ import annotations
 
 import copy
-import math
 import os
 import warnings
 from pathlib import Path
@@ -22,7 +21,6 @@ from flowsim.scenario.model import (DEFAULT_PRIORITY_RANGE, DEFAULT_RETRIES, MAX
                                     Account, CancelOn, FunctionSpec, RunStep, Scenario, SleepStep, Step,
                                     Trigger, WaitStep)
 from flowsim.scenario.source import Node, Source, load_yaml
-from flowsim.traffic import arrivals as arrival_forms
 from flowsim.traffic.replay import ReplaySource, trace_lines
 from flowsim.traffic.sources import ExplicitSource, GeneratedSource, parse_traffic
 from flowsim.units import format_duration
@@ -156,10 +154,6 @@ def _warn_event_count(node: Node, traffic: list[Any], horizon: float) -> None:
             f"(this warns above {MANY_EVENTS:,} events)").format()))
 
 
-def _ceil(x: float) -> float:
-    return float(math.ceil(x)) if math.isfinite(x) else x
-
-
 def _count(n: float) -> str:
     return f"{n:,.0f}" if n < 1e15 else f"{n:.3g}"
 
@@ -169,19 +163,7 @@ def _expected_events(source: Any, horizon: float) -> float | None:
     when unknown."""
     if isinstance(source, GeneratedSource):
         end = horizon if source.end is None else min(source.end, horizon)
-        span = end - source.start
-        if span <= 0:
-            return 0.0
-        arrivals = source.arrivals
-        if isinstance(arrivals, arrival_forms.Constant):
-            first = span - arrivals.offset
-            return 0.0 if first <= 0 else _ceil(first / arrivals.interval)
-        if isinstance(arrivals, arrival_forms.Bursts):
-            first = span - arrivals.offset
-            bursts = 0.0 if first <= 0 else _ceil(first / arrivals.every)
-            return bursts * arrivals.size + arrivals.base * span
-        rate = getattr(arrivals, "rate", None)
-        return rate * span if isinstance(rate, (int, float)) else None
+        return float(source.arrivals.expected(source.start, end).count)
     if isinstance(source, ExplicitSource):
         return float(len(source.specs))
     if isinstance(source, ReplaySource):

@@ -9,6 +9,7 @@ file, line, field and what was expected.
 """
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -240,7 +241,7 @@ class Node:
             for key in self.value:
                 if key not in allowed:
                     raise Node(None, self.path + (key,), self.source).error(
-                        f"unknown field {key!r}; allowed: {', '.join(allowed)}")
+                        f"unknown field {key!r}; allowed: {', '.join(allowed)}{did_you_mean(key, allowed)}")
         for key in required:
             if self.value.get(key) is None:
                 raise self.error(f"missing required field {key!r}")
@@ -287,7 +288,8 @@ class Node:
     def choice(self, options: Iterable[str]) -> str:
         options = list(options)
         if self.value not in options:
-            raise self.error(f"expected one of {', '.join(options)}, got {_describe(self.value)}")
+            raise self.error(f"expected one of {', '.join(options)}, got {_describe(self.value)}"
+                             f"{did_you_mean(self.value, options) if isinstance(self.value, str) else ''}")
         return self.value
 
     def duration(self, minimum: float | None = None, maximum: float | None = None,
@@ -325,6 +327,16 @@ class Node:
             return fn(self.value)
         except ValueError as exc:
             raise self.error(str(exc)) from None
+
+
+def did_you_mean(given: Any, known: Iterable[str]) -> str:
+    """``"; did you mean `rateLimit`?"`` for the known name closest to ``given`` (difflib's
+    similarity, ignoring case, so ``ratelimit`` and ``rateLimt`` both find it), or ``""``."""
+    by_lower: dict[str, str] = {}
+    for name in known:
+        by_lower.setdefault(str(name).lower(), str(name))
+    close = difflib.get_close_matches(str(given).lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean `{by_lower[close[0]]}`?" if close else ""
 
 
 def _fmt_seconds(v: float) -> str:

@@ -25,7 +25,7 @@ import heapq
 import math
 from dataclasses import dataclass
 from itertools import chain, islice
-from typing import Iterator, Protocol
+from typing import Iterator, NamedTuple, Protocol
 
 import numpy as np
 
@@ -36,12 +36,24 @@ from flowsim.scenario.source import Node
 CHUNK = 4096
 
 
+class Expected(NamedTuple):
+    """How many events a source makes: ``count``, exactly (``exact``: every seed gives it)
+    or as an expectation over seeds."""
+
+    count: float
+    exact: bool
+
+
 class ArrivalProcess(Protocol):
     """A point process of arrival times."""
 
     @property
     def rate(self) -> float:
         """The long-run mean number of events per second."""
+        ...
+
+    def expected(self, start: float, end: float) -> Expected:
+        """The expected number of arrivals in ``[start, end)``, from the closed form (no draws)."""
         ...
 
     def blocks(self, rng: np.random.Generator, start: float, end: float) -> Iterator[list[float]]:
@@ -86,6 +98,9 @@ class Poisson:
     def blocks(self, rng: np.random.Generator, start: float, end: float) -> Iterator[list[float]]:
         return _poisson(rng, self.rate, start, end)
 
+    def expected(self, start: float, end: float) -> Expected:
+        return Expected(self.rate * max(end - start, 0.0), self.rate <= 0 or end <= start)
+
 
 @dataclass(frozen=True)
 class Constant:
@@ -105,6 +120,20 @@ class Constant:
             if chunk[-1] >= end:
                 return
             k += CHUNK
+
+    def expected(self, start: float, end: float) -> Expected:
+        """The number of ``k >= 0`` with ``start + offset + k·interval < end``, in the same
+        floating-point arithmetic as :meth:`blocks` (so the count is the one it yields)."""
+        first = start + self.offset
+        if first >= end:
+            return Expected(0, True)
+        k = math.ceil((end - first) / self.interval)
+        for _ in range(2):      # the division's rounding is at most one off (beyond 2^53, moot)
+            if k > 0 and first + self.interval * (k - 1) >= end:
+                k -= 1
+            elif first + self.interval * k < end:
+                k += 1
+        return Expected(k, True)
 
 
 @dataclass(frozen=True)
@@ -129,6 +158,20 @@ class Bursts:
         times = heapq.merge(chain.from_iterable(_poisson(base_rng, self.base, start, end)),
                             chain.from_iterable(bursts))
         return iter(lambda: list(islice(times, CHUNK)), [])
+
+    def expected(self, start: float, end: float) -> Expected:
+        """Every burst that starts before ``end`` brings ``size`` events, the last one only
+        the share of its spread before ``end`` (bursts never overlap, so only the last one
+        can be cut); plus the base rate over the window."""
+        first = start + self.offset
+        base = Poisson(self.base).expected(start, end)
+        if first >= end:
+            return base
+        bursts = Constant(self.every, self.offset).expected(start, end).count
+        last = first + self.every * (bursts - 1)
+        cut = self.spread > 0 and last + self.spread > end
+        count = (bursts - 1) * self.size + self.size * (min(1.0, (end - last) / self.spread) if cut else 1)
+        return Expected(count + base.count, base.exact and not cut)
 
     def _bursts(self, rng: np.random.Generator, start: float, end: float) -> Iterator[list[float]]:
         j = 0
@@ -164,6 +207,14 @@ class Diurnal:
             keep = (rng.random(CHUNK) * top < rate) & (candidates < end)
             yield candidates[keep].tolist()
             t = candidates[-1]
+
+    def expected(self, start: float, end: float) -> Expected:
+        """The integral of the rate over ``[start, end)``."""
+        if end <= start or self.mean * (1 + self.amplitude) <= 0:
+            return Expected(0, True)
+        w = 2 * math.pi / self.period
+        wave = (math.sin(w * (end - self.peak)) - math.sin(w * (start - self.peak))) / w
+        return Expected(self.mean * ((end - start) + self.amplitude * wave), False)
 
 
 def _duration(spec: Node, key: str, default: float) -> float:

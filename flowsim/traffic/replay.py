@@ -83,7 +83,7 @@ import json
 import math
 import warnings
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
@@ -94,6 +94,7 @@ from flowsim.errors import ScenarioError, ScenarioWarning
 from flowsim.expr import key_string
 from flowsim.scenario.source import Node
 from flowsim.streams import Streams
+from flowsim.traffic.arrivals import Expected
 from flowsim.traffic.data import FORMAT_ERRORS
 from flowsim.traffic.event import Event
 from flowsim.units import format_duration, parse_duration
@@ -769,6 +770,18 @@ class ReplaySource:
     def events(self, streams: Streams, horizon: float) -> Iterator[Event]:
         """The replayed events with ``at < horizon``, in order of ``at``, read lazily."""
         return iter(self.open(streams, horizon))
+
+    def expected_events(self, streams: Streams, horizon: float) -> Expected:
+        """The number of events a run replays before ``horizon``: the trace read through,
+        line by line as :meth:`events` reads it (so with the same errors, naming the trace's
+        file and line), counting the records inside the window, times ``scale``. Exact for a
+        whole ``scale`` without ``jitter``; otherwise an expectation (thinning and jittered
+        copies past the horizon are drawn per seed). The copies themselves are not made, so
+        ``scale: 1000`` reads as fast as ``scale: 1``."""
+        once = replace(self, scale=1.0, jitter=0.0)
+        count = sum(1 for _ in once.events(streams, horizon))
+        whole = self.scale == int(self.scale)
+        return Expected(count * self.scale, whole and (self.jitter == 0 or self.scale == 1))
 
     def open(self, streams: Streams, horizon: float = math.inf) -> "Replay":
         """A pass over the file that also tells where simulation time 0 lies on its clock."""

@@ -48,7 +48,7 @@ import numpy as np
 from flowsim.distributions import Distribution, parse_distribution, signed_duration
 from flowsim.scenario.source import Node
 from flowsim.streams import Streams
-from flowsim.traffic.arrivals import CHUNK, ArrivalProcess, parse_arrivals
+from flowsim.traffic.arrivals import CHUNK, ArrivalProcess, Expected, parse_arrivals
 from flowsim.traffic.data import FieldGenerator, parse_data, records
 from flowsim.traffic.event import NO_USER, Event
 from flowsim.traffic.replay import parse_replay
@@ -64,6 +64,12 @@ class TrafficSource(Protocol):
 
     def events(self, streams: Streams, horizon: float) -> Iterator[Event]:
         """This source's events with ``at < horizon``, sorted by ``at``, lazily."""
+        ...
+
+    def expected_events(self, streams: Streams, horizon: float) -> Expected:
+        """How many events :meth:`events` yields before ``horizon``: from the arrival
+        process's closed form, counted, or read (a replay is read through as a run reads
+        it, so a broken trace raises here what the run would raise)."""
         ...
 
 
@@ -118,6 +124,11 @@ class GeneratedSource:
                 yield event
             k += n
 
+    def expected_events(self, streams: Streams, horizon: float) -> Expected:
+        """The arrival process's expected count over the source's window (no draws)."""
+        end = horizon if self.end is None else min(self.end, horizon)
+        return self.arrivals.expected(self.start, end)
+
 
 def _chunks(blocks: Iterator[list[float]]) -> Iterator[list[float]]:
     """The same times in lists of exactly ``CHUNK`` (the last one shorter, never empty).
@@ -150,6 +161,9 @@ class ExplicitSource:
             # Each event gets its own data, user and durations (the only containers).
             fresh = {key: copy.deepcopy(value) if isinstance(value, dict) else value for key, value in spec.items()}
             yield Event(**fresh, source=self.name)
+
+    def expected_events(self, streams: Streams, horizon: float) -> Expected:
+        return Expected(sum(1 for spec in self.specs if spec["at"] < horizon), True)
 
 
 def merge(sources: list[TrafficSource], streams: Streams, horizon: float) -> Iterator[Event]:
