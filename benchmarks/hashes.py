@@ -15,8 +15,8 @@ For every case it simulates the scenario and hashes the files ``flowsim run`` wr
   functions, ties at whole seconds, every mechanism), drawn derandomized so the same
   Hypothesis version draws the same ones, with and without the decision log.
 
-    python benchmarks/hashes.py --write before.json            # on the old commit
-    python benchmarks/hashes.py --check before.json            # on the new one: lists what differs
+    python benchmarks/hashes.py --write before.json --random-file drawn.json   # on the old commit
+    python benchmarks/hashes.py --check before.json --random-file drawn.json   # on the new one
     python benchmarks/hashes.py --only shipped,bench --check before.json
     python benchmarks/hashes.py --tables-only --write before.json   # what happened, not the summary
 
@@ -60,7 +60,8 @@ def _capped(path: str, cap: float, extra: tuple[tuple[str, Any], ...] = ()) -> l
     return out
 
 
-def cases(kinds: tuple[str, ...], cap: float, random_n: int) -> Iterator[tuple[str, str, Any, bool]]:
+def cases(kinds: tuple[str, ...], cap: float, random_n: int,
+          random_file: str | None = None) -> Iterator[tuple[str, str, Any, bool]]:
     """(kind, label, argument, explain): the argument is what :func:`_hash_case` builds."""
     if "shipped" in kinds:
         for path in sorted(glob.glob(str(ROOT / "scenarios" / "*.yaml"))):
@@ -75,9 +76,25 @@ def cases(kinds: tuple[str, ...], cap: float, random_n: int) -> Iterator[tuple[s
         yield "bench", "mmc5", ("mmc", None, ()), False
         yield "bench", "multi-tenant-50k", ("multi-tenant", None, ()), False
     if "random" in kinds:
-        for i, sc in enumerate(random_scenarios(random_n)):      # drawn here, once: jobs carry them
+        for i, sc in enumerate(drawn_scenarios(random_n, random_file)):      # drawn once: jobs carry them
             for explain in (False, True):
                 yield "random", f"random-{i:04d}|explain={explain}", ("random", sc, ()), explain
+
+
+def drawn_scenarios(n: int, path: str | None) -> list[dict[str, Any]]:
+    """The random scenarios of the ``random`` kind: read from ``path`` when it exists, else
+    drawn and, with a ``path``, written there. Hypothesis mines string literals from the
+    modules loaded when it draws, so a change that adds a module or a literal draws other
+    scenarios: compare two commits on the scenarios of one file."""
+    if path and Path(path).exists():
+        scenarios = json.loads(Path(path).read_text())
+        if len(scenarios) < n:
+            raise SystemExit(f"{path} holds {len(scenarios)} scenarios, fewer than --random {n}")
+        return scenarios[:n]
+    scenarios = random_scenarios(n)
+    if path:
+        Path(path).write_text(json.dumps(scenarios))
+    return scenarios
 
 
 def random_scenarios(n: int) -> list[dict[str, Any]]:
@@ -146,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(KINDS), help=f"comma-separated subset of {', '.join(KINDS)}")
     parser.add_argument("--cap", type=float, default=600.0, help="horizon cap in seconds (default 600)")
     parser.add_argument("--random", type=int, default=600, help="random scenarios (default 600)")
+    parser.add_argument("--random-file", metavar="FILE", help="read the random scenarios from FILE (JSON), or draw "
+                        "them and write them there if it does not exist: the same scenarios on both commits")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--tables-only", action="store_true",
                         help="hash the tables and the decision log, not summary.json (for a change that adds "
@@ -158,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(kinds) - set(KINDS)
     if unknown:
         parser.error(f"unknown kinds: {', '.join(sorted(unknown))}")
-    jobs = [(k, label, arg, explain, args.cap, args.tables_only) for k, label, arg, explain in cases(kinds, args.cap,
-                                                                                               args.random)]
+    jobs = [(k, label, arg, explain, args.cap, args.tables_only) for k, label, arg, explain in
+            cases(kinds, args.cap, args.random, args.random_file)]
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             hashes = dict(pool.map(_hash_case, jobs, chunksize=8))
