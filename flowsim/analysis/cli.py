@@ -296,7 +296,7 @@ def _print_sweep(summary: pd.DataFrame, settings: list[str], metrics: list[str],
     for col in settings:
         table.add_column(escape(col), overflow="fold")
     for m in metrics:
-        table.add_column(escape(m), justify="right", overflow="fold")
+        table.add_column(escape(_breakable(m)), justify="right", overflow="fold")
     for _, group in summary.groupby("point", sort=False):
         first = group.iloc[0]
         by = group.set_index("metric")
@@ -311,7 +311,7 @@ def _print_plan(result: Any) -> None:
     table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width per objective")
     table.add_column(escape(result.path), justify="right", overflow="fold")
     for o in result.objectives:
-        table.add_column(escape(o.text), justify="right")
+        table.add_column(escape(_breakable(o.text)), justify="right", overflow="fold")
     table.add_column("meets", justify="center")
     ev = result.evaluations.set_index(["value", "objective"])
     for value, ok in result.verdicts.items():

@@ -202,7 +202,7 @@ class TableSource:
         self.end_to_end = np.where(self.completed, ended - arrived, np.nan)
         keep = (steps["kind"].isin(WORK_KINDS) & steps["started_at"].notna()).to_numpy()
         if w:
-            keep &= (steps["enqueued_at"] >= w).to_numpy()
+            keep = keep & (steps["enqueued_at"] >= w).to_numpy()
         self.st = units(steps, tagged.steps, keep)
         self.queue_wait = (steps["started_at"].to_numpy(dtype=float) - steps["enqueued_at"].to_numpy(dtype=float))[keep]
 
