@@ -12,7 +12,6 @@ from flowsim.engine.world import World
 from flowsim.errors import ScenarioError
 from flowsim.units import parse_duration
 from flowsim.results.result import LOG_COLUMNS, Result
-from flowsim.results.slices import recording
 from flowsim.results.streaming import SummaryRecorder
 from flowsim.scenario.load import load_scenario
 from flowsim.scenario.model import Scenario
@@ -45,7 +44,9 @@ def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], se
     if folded is not None:
         world.recorder = folded
     inner = world.recorder
-    world.recorder = recording(inner, metrics, scenario, warmup_s, tables)
+    if metrics:
+        from flowsim.results.slices import recording
+        world.recorder = recording(inner, metrics, scenario, warmup_s, tables)
     recorder = world.run(progress=progress)
     events, runs, steps = recorder.tables()
     slices = recorder.slices() if recorder is not inner else None

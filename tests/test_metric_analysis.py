@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from flowsim.analysis import compare, plan, sweep
 from flowsim.analysis.headline import METRICS, default_metrics
-from flowsim.analysis.replicate import Base, scenario_of
+from flowsim.analysis.replicate import Base, _scenario
 from flowsim.cli import app
 from flowsim.errors import ScenarioError
 from flowsim.results.metric import MetricWarning
@@ -66,14 +66,14 @@ def test_compare_with_metrics(path):
 def test_the_default_headline_of_a_keyed_multi_function_scenario(path):
     base = Base.load(path)
     specs = [base.spec(o) for o in base.variants().values()]
-    assert default_metrics([scenario_of(s) for s in specs]) == [
+    assert default_metrics([_scenario(s) for s in specs]) == [
         "worst(p99(start_latency)[function=work], event.data.user)",      # 40 users: the two ends
         "best(p99(start_latency)[function=work], event.data.user)",
         "p99(start_latency)[function=work, event.data.tenant=big]",       # two tenants: each
         "p99(start_latency)[function=work, event.data.tenant=small]",
         "p99(start_latency)[function=work]", "p99(start_latency)[function=audit]"]
     c = compare([path], replications=3)
-    assert c.headline[-6:] == default_metrics([scenario_of(s) for s in specs])
+    assert c.headline[-6:] == default_metrics([_scenario(s) for s in specs])
     assert "fair vs base: better on p99(start_latency)[function=work, event.data.tenant=small]" in c.verdicts()[0]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import flowsim
 from flowsim.analysis.overrides import parse_assignment
-from flowsim.analysis.replicate import Base, scenario_of
+from flowsim.analysis.replicate import Base, _scenario
 from flowsim.results.metric import jain
 from flowsim.results.slices import CellSketches, bucket
 from flowsim.results.streaming import RELATIVE_ACCURACY, Sketch
@@ -27,7 +27,7 @@ METRICS = [f"p99(start_latency)[{TENANT}=s1]", f"mean(queue_wait)[{TENANT}=big]"
 @pytest.fixture(scope="module")
 def scenario():
     base = Base.load("scenarios/compare-fair-dispatch.yaml", [parse_assignment("horizon=3m")])
-    return scenario_of(base.spec(base.variant("round_robin")))
+    return _scenario(base.spec(base.variant("round_robin")))
 
 
 @pytest.fixture(scope="module")

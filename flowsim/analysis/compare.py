@@ -28,7 +28,7 @@ from flowsim.analysis.executors import Executor, Progress
 from flowsim.analysis.headline import METRICS, default_metrics
 from flowsim.analysis.output import plus_minus
 from flowsim.analysis.overrides import BASE, Override
-from flowsim.analysis.replicate import Asked, Base, ScenarioInput, Spec, scenario_of, run_specs, seeds, summarize, tidy
+from flowsim.analysis.replicate import Asked, Base, ScenarioInput, Spec, _scenario, run_specs, seeds, summarize, tidy
 from flowsim.analysis.stats import mean_ci
 from flowsim.errors import ScenarioError
 from flowsim.results.metric import parse
@@ -130,7 +130,7 @@ def compare(scenarios: Sequence[ScenarioInput], replications: int = 10, *, sets:
             specs.append(base.spec(overrides))
     seed_list = seeds(bases[0].scenario.seed if seed is None else seed, replications)
     if metrics is None:
-        asked = Asked.of(default_metrics([scenario_of(s) for s in specs]), specs)
+        asked = Asked.of(default_metrics([_scenario(s) for s in specs]), specs)
     else:
         asked = Asked.of(metrics, specs)
     results = run_specs(specs, seed_list, executor, progress, tables, asked.extra)

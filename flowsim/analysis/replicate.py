@@ -66,7 +66,7 @@ class Job:
 def run_job(job: Job) -> dict[str, float]:
     """Simulate one job and return its headline metrics and ``job.metrics`` (runs in a
     worker). A metric restricted to a function this variant lacks is NaN."""
-    scenario = scenario_of(job.spec)
+    scenario = _scenario(job.spec)
     result = simulate(scenario, job.seed, tables=job.tables, metrics=job.metrics)
     out = headline(result.summary())
     functions = {f.id for f in scenario.functions}
@@ -80,13 +80,13 @@ def run_job(job: Job) -> dict[str, float]:
 
 def representative(spec: Spec, seed: int) -> Result:
     """The full result of one spec and seed, in this process (for reports and figures)."""
-    return simulate(scenario_of(spec), seed)
+    return simulate(_scenario(spec), seed)
 
 
 _local = threading.local()
 
 
-def scenario_of(spec: Spec) -> Scenario:
+def _scenario(spec: Spec) -> Scenario:
     """The spec's scenario, built once per thread (the parent has already validated it)."""
     cache: OrderedDict[bytes, Scenario] = getattr(_local, "cache", None) or OrderedDict()
     _local.cache = cache
@@ -251,7 +251,7 @@ class Asked:
     def of(cls, metrics: Sequence[str], specs: Sequence[Spec], where: str = "--metric") -> "Asked":
         shown = list(dict.fromkeys(parse(m, where).text for m in metrics))
         extra = [m for m in shown if m not in METRICS]
-        seen = check(extra, [scenario_of(s) for s in specs], where) if extra else {}
+        seen = check(extra, [_scenario(s) for s in specs], where) if extra else {}
         return cls(shown, extra, seen)
 
     @property

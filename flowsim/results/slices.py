@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 
 class Capture:
     """Key expressions and the values they took: ``codes(event)`` numbers each value
-    (0, 1, 2... in first-seen order, per expression)."""
+    (0, 1, 2... in first-seen order, per expression). An event's codes are kept in its
+    expression cache (``Event.cache``, under this capture), as its expressions' values
+    are: its event rows, its run and the run's steps ask for them again."""
 
     def __init__(self, paths: Sequence[str]) -> None:
         self.paths = tuple(paths)
@@ -56,6 +58,13 @@ class Capture:
         self.index: list[dict[str, int]] = [{} for _ in self.paths]
 
     def codes(self, event: Any) -> tuple[int, ...]:
+        cache = event.cache
+        codes = cache.get(self)
+        if codes is None:
+            codes = cache[self] = self._codes(event)
+        return codes
+
+    def _codes(self, event: Any) -> tuple[int, ...]:
         out = []
         for expr, index, values in zip(self._exprs, self.index, self.values):
             v = key_value(expr, event)
@@ -205,6 +214,7 @@ class TableSource:
             keep = keep & (steps["enqueued_at"] >= w).to_numpy()
         self.st = units(steps, tagged.steps, keep)
         self.queue_wait = (steps["started_at"].to_numpy(dtype=float) - steps["enqueued_at"].to_numpy(dtype=float))[keep]
+        self._groups: dict[tuple[Where, str | None], dict[int, Stats]] = {}
 
     def stats(self, where: Where) -> Stats:
         return self._by(where, None).get(0) or _EMPTY
@@ -216,6 +226,12 @@ class TableSource:
         return {values[code]: s for code, s in self._by(where, path).items()}
 
     def _by(self, where: Where, path: str | None) -> dict[int, Stats]:
+        key = (where, path)
+        if key not in self._groups:
+            self._groups[key] = self._compute(where, path)
+        return self._groups[key]
+
+    def _compute(self, where: Where, path: str | None) -> dict[int, Stats]:
         g_ev, g_rn, g_st = (u.group_of(where, path, self.functions, self.index) for u in (self.ev, self.rn, self.st))
         k = len(self.outcome_names)
         by_outcome = _split(g_ev, self.outcome)
@@ -271,13 +287,13 @@ class SketchDist:
     """A distribution from a sparse sketch: its count, sum, exact min and max, and the
     counts of its non-empty buckets; percentiles as ``Sketch.distribution`` gives them."""
 
-    __slots__ = ("count", "total", "low", "high", "slots", "cumulative")
+    __slots__ = ("count", "total", "low", "high", "slots", "counts", "_cumulative")
 
     def __init__(self, count: int, total: float, low: float, high: float, slots: np.ndarray,
                  counts: np.ndarray) -> None:
         self.count, self.total, self.low, self.high = count, total, low, high
-        self.slots = slots
-        self.cumulative = np.cumsum(counts)
+        self.slots, self.counts = slots, counts
+        self._cumulative: np.ndarray | None = None
 
     def mean(self) -> float:
         return self.total / self.count if self.count else math.nan
@@ -295,7 +311,9 @@ class SketchDist:
             return self.low
         if rank == self.count - 1:
             return self.high
-        slot = int(self.slots[np.searchsorted(self.cumulative, rank, side="right")])
+        if self._cumulative is None:
+            self._cumulative = np.cumsum(self.counts)
+        slot = int(self.slots[np.searchsorted(self._cumulative, rank, side="right")])
         return min(max(_representative(slot), self.low), self.high)
 
 
@@ -386,7 +404,9 @@ class Space:
         self.outcomes: dict[tuple[int, str], int] = {}
         self.runs: list[int] = []
         self.completed: list[int] = []
-        self.sketches = {lat: CellSketches() for lat in LATENCIES}
+        self.start, self.queue_wait, self.end_to_end = CellSketches(), CellSketches(), CellSketches()
+        self.sketches = {"start_latency": self.start, "queue_wait": self.queue_wait,
+                         "end_to_end_latency": self.end_to_end}
 
     def cell(self, fn: int, codes: tuple[int, ...]) -> int:
         key = (fn, *(codes[i] for i in self.paths))
@@ -418,9 +438,15 @@ class FoldingRecorder:
         self._until_fold = CHUNK
 
     def _cells(self, function_id: str, event: Any) -> tuple[int, ...]:
-        codes = self.capture.codes(event)
-        fn = self.functions[function_id]
-        return tuple(space.cell(fn, codes) for space in self.spaces)
+        """The cell of each space for ``event``'s rows of ``function_id`` (kept in its cache too)."""
+        key = (self, function_id)
+        cache = event.cache
+        cells = cache.get(key)
+        if cells is None:
+            codes = self.capture.codes(event)
+            fn = self.functions[function_id]
+            cells = cache[key] = tuple(space.cell(fn, codes) for space in self.spaces)
+        return cells
 
     def _tick(self) -> None:
         self._until_fold -= 1
@@ -462,10 +488,10 @@ class FoldingRecorder:
         for space, cell in zip(self.spaces, self._cells(run.fn.spec.id, event)):
             space.runs[cell] += 1
             if started is not None:
-                space.sketches["start_latency"].add(cell, started - event.at)
+                space.start.add(cell, started - event.at)
             if completed:
                 space.completed[cell] += 1
-                space.sketches["end_to_end_latency"].add(cell, run.ended_at - event.at)
+                space.end_to_end.add(cell, run.ended_at - event.at)
 
     def step_row(self, run: Any, step: str, kind: str, attempt: int, enqueued_at: float,
                  started_at: float | None, ended_at: float | None, status: str,
@@ -475,7 +501,7 @@ class FoldingRecorder:
             return
         self._tick()
         for space, cell in zip(self.spaces, self._cells(run.fn.spec.id, run.event)):
-            space.sketches["queue_wait"].add(cell, started_at - enqueued_at)
+            space.queue_wait.add(cell, started_at - enqueued_at)
 
     def slices(self) -> "Folded":
         """The cells, folded; event rows still open count with outcome ``""`` (as in the summary)."""
@@ -497,9 +523,12 @@ class Folded:
         self.capture = capture
         self.spaces = spaces
         self.functions = functions
+        self._source: FoldedSource | None = None
 
     def source(self, result: "Result") -> "FoldedSource":
-        return FoldedSource(self, max(result.horizon - result.warmup, 0.0))
+        if self._source is None:
+            self._source = FoldedSource(self, max(result.horizon - result.warmup, 0.0))
+        return self._source
 
 
 class FoldedSource:
@@ -511,6 +540,7 @@ class FoldedSource:
         capture = folded.capture
         self.index = dict(zip(capture.paths, capture.index))
         self.values = dict(zip(capture.paths, capture.values))
+        self._groups: dict[tuple[Where, str | None], dict[int, Stats]] = {}
 
     def stats(self, where: Where) -> Stats:
         return self._by(where, None).get(0) or _EMPTY
@@ -527,6 +557,12 @@ class FoldedSource:
         return min(fits, key=lambda s: len(s.paths))
 
     def _by(self, where: Where, path: str | None) -> dict[int, Stats]:
+        key = (where, path)
+        if key not in self._groups:
+            self._groups[key] = self._compute(where, path)
+        return self._groups[key]
+
+    def _compute(self, where: Where, path: str | None) -> dict[int, Stats]:
         space = self._space({p for p, _ in where.paths} | ({path} if path else set()))
         names = self.folded.capture.paths
         keys = np.array(list(space.cells), dtype=np.int64).reshape(len(space.cells), 1 + len(space.paths))
