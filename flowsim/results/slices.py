@@ -262,7 +262,7 @@ _LN_GAMMA = math.log(_GAMMA)
 _I0 = math.ceil(math.log(SMALLEST) / _LN_GAMMA)
 _NB = math.ceil(math.log(LARGEST) / _LN_GAMMA) - _I0 + 1       # buckets per sign
 SLOTS = 2 * _NB + 1                                               # negatives, zero, positives
-COMPACT = 1 << 20       # bucket entries folded before they are merged into one sorted array
+COMPACT = 1 << 16       # bucket entries folded before they are merged into one sorted array, at least
 
 
 def bucket(values: np.ndarray) -> np.ndarray:
@@ -357,7 +357,7 @@ class CellSketches:
         keys, counts = np.unique(cell * SLOTS + bucket(values), return_counts=True)
         self._parts.append((keys, counts))
         self._pending += len(keys)
-        if self._pending > COMPACT:
+        if self._pending > max(COMPACT, len(self.keys)):     # geometric: amortized O(log) merges per entry
             self.compact()
 
     def compact(self) -> None:
