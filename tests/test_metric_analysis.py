@@ -170,3 +170,8 @@ def test_byte_identical_across_processes_and_hash_seeds(path, tmp_path):
     assert first == second and set(first) == {"replications.csv", "summary.csv"}
     rows = pd.read_csv(tmp_path / "one" / "replications.csv")
     assert rows[SMALL].notna().all() and rows["jain(throughput, event.data.user)"].between(0, 1).all()
+
+
+def test_the_help_shows_the_filters():
+    r = runner.invoke(app, ["compare", "--help"], env={"COLUMNS": "200"})
+    assert "p99(start_latency)[event.data.tenant=s1]" in r.output       # not read as rich markup

@@ -46,9 +46,10 @@ REPORT = typer.Option(None, "--report", metavar="DIR", help="Also write an HTML/
 SUMMARY_ONLY = typer.Option(False, "--summary-only", help="Simulate each replication summary-only: memory flat "
                             "in the runs, no tables to build (faster); percentiles within 0.5% (see the README).")
 DEFAULT_SWEEP_METRICS = ("p50(start_latency)", "p99(start_latency)", "throughput")
-METRIC_HELP = ("e.g. p99(start_latency), rate(rate_limited), p99(start_latency)[event.data.tenant=s1], "
-               "p99(start_latency)[function=ID], worst(p99(start_latency), event.data.tenant), "
-               "jain(start_latency, event.data.tenant) (see the README's Metrics)")
+# help text is read as rich markup: the filters' brackets are escaped
+METRIC_HELP = escape("e.g. p99(start_latency), rate(rate_limited), p99(start_latency)[event.data.tenant=s1], "
+                     "p99(start_latency)[function=ID], worst(p99(start_latency), event.data.tenant), "
+                     "jain(start_latency, event.data.tenant) (see the README's Metrics)")
 
 
 def compare(scenarios: List[Path] = typer.Argument(..., help="Scenario YAML files; the first is the reference."),
@@ -133,10 +134,11 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
          vary: str = typer.Option(..., "--vary", metavar="PATH=LOW..HIGH",
                                   help="The integer setting to size, e.g. functions.my-fn.concurrency=1..64."),
          slos: List[str] = typer.Option(..., "--slo", metavar="'METRIC OP BOUND'",
-                                        help="An objective, e.g. 'p99(start_latency) <= 30s', "
-                                             "'rate(rate_limited) <= 1%', 'p99(start_latency)[event.data.tenant=s1] "
-                                             "<= 5s' or 'worst(p99(start_latency), event.data.tenant) <= 30s' "
-                                             "(repeatable; metrics as for compare --metric)."),
+                                        help=escape("An objective, e.g. 'p99(start_latency) <= 30s', "
+                                                    "'rate(rate_limited) <= 1%', 'p99(start_latency)"
+                                                    "[event.data.tenant=s1] <= 5s' or 'worst(p99(start_latency), "
+                                                    "event.data.tenant) <= 30s' (repeatable; metrics as for "
+                                                    "compare --metric).")),
          variant: str = typer.Option(BASE, "--variant", help="Plan for this variant of the scenario."),
          replications: int = REPLICATIONS, sets: Optional[List[str]] = SETS, seed: Optional[int] = SEED,
          out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/<name>-plan/)."),
