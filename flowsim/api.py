@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -19,7 +19,8 @@ from flowsim.scenario.model import Scenario
 
 def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], seed: int | None = None, *,
              explain: bool = False, warmup: float | str = 0.0,
-             progress: Callable[[float], None] | None = None, tables: bool = True) -> Result:
+             progress: Callable[[float], None] | None = None, tables: bool = True,
+             metrics: Sequence[str] = ()) -> Result:
     """Simulate ``scenario`` (a :class:`Scenario`, a YAML path or a dict) with ``seed``.
 
     ``seed`` defaults to the scenario's own. The same scenario and seed always give
@@ -29,7 +30,11 @@ def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], se
     fraction of simulated time done. ``tables=False`` keeps no rows, only the summary
     folded as the simulation goes (memory flat in the number of runs, for long runs and
     sweeps): the result's tables are empty and its percentiles approximate (see
-    :mod:`flowsim.results.streaming`).
+    :mod:`flowsim.results.streaming`). ``metrics``: metric texts
+    (:mod:`flowsim.results.metric`) to be asked of the result with :meth:`Result.metric`;
+    those that read a key expression (``p99(start_latency)[event.data.tenant=s1]``) need
+    its values captured while simulating (:mod:`flowsim.results.slices`), which changes
+    nothing else in the result.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -38,14 +43,19 @@ def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], se
     folded = None if tables else SummaryRecorder(scenario, warmup_s)
     if folded is not None:
         world.recorder = folded
+    inner = world.recorder
+    if metrics:
+        from flowsim.results.slices import recording
+        world.recorder = recording(inner, metrics, scenario, warmup_s, tables)
     recorder = world.run(progress=progress)
     events, runs, steps = recorder.tables()
+    slices = recorder.slices() if recorder is not inner else None
     log = pd.DataFrame([(t, kind, msg, json.dumps(facts, sort_keys=True, default=str))
                         for t, kind, msg, facts in world.decisions], columns=list(LOG_COLUMNS))
     summary = None if folded is None else folded.summary(world.seed, world.events_in, world.events_unmatched)
     return Result(scenario=scenario, seed=world.seed, horizon=scenario.horizon, events=events, runs=runs,
                   steps=steps, log=log, events_in=world.events_in, events_unmatched=world.events_unmatched,
-                  _summary=summary, warmup=warmup_s, summary_only=not tables)
+                  _summary=summary, warmup=warmup_s, summary_only=not tables, _slices=slices)
 
 
 def parse_warmup(value: float | str, horizon: float) -> float:

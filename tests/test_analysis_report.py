@@ -34,7 +34,8 @@ def test_compare_report_draws_every_variant(tmp_path):
     summary = pd.read_csv(tmp_path / "runs" / "summary.csv").set_index(["variant", "metric"])
     base, three = summary.loc[("base", "p99(start_latency)")], summary.loc[("three", "p99(start_latency)")]
     answer = md.splitlines()[2]
-    assert answer.startswith("**Answer:** p99(start_latency) over 2 replications (mean ± 95% CI half-width): base ")
+    assert answer.startswith("**Answer:** Over 2 replications (mean ± 95% CI half-width): three vs base: ")
+    assert " p99(start_latency): base " in answer
     assert f"three {three['mean']:.3g} ±" in answer and f"base {base['mean']:.3g} ±" in answer
     assert f"(Δ {'+' if three['diff'] > 0 else ''}{three['diff']:.3g} ±" in answer
     assert "## Comparison over 2 replications" in md

@@ -26,11 +26,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from flowsim.analysis.executors import make_executor
-from flowsim.analysis.headline import METRICS
-from flowsim.analysis.output import write_tables
+from flowsim.analysis.output import plus_minus as _pm, write_tables
 from flowsim.analysis.overrides import BASE, parse_assignment
 from flowsim.console import command as _command, out
-from flowsim.errors import ScenarioError
+from flowsim.results.metric import parse as parse_metric
 from flowsim.results.writers import check_outputs
 
 
@@ -47,6 +46,10 @@ REPORT = typer.Option(None, "--report", metavar="DIR", help="Also write an HTML/
 SUMMARY_ONLY = typer.Option(False, "--summary-only", help="Simulate each replication summary-only: memory flat "
                             "in the runs, no tables to build (faster); percentiles within 0.5% (see the README).")
 DEFAULT_SWEEP_METRICS = ("p50(start_latency)", "p99(start_latency)", "throughput")
+# help text is read as rich markup: the filters' brackets are escaped
+METRIC_HELP = escape("e.g. p99(start_latency), rate(rate_limited), p99(start_latency)[event.data.tenant=s1], "
+                     "p99(start_latency)[function=ID], worst(p99(start_latency), event.data.tenant), "
+                     "jain(start_latency, event.data.tenant) (see the README's Metrics)")
 
 
 def compare(scenarios: List[Path] = typer.Argument(..., help="Scenario YAML files; the first is the reference."),
@@ -54,27 +57,33 @@ def compare(scenarios: List[Path] = typer.Argument(..., help="Scenario YAML file
             out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory "
                                                    "(default runs/<name>-compare/)."),
             workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET,
-            report: Optional[Path] = REPORT, summary_only: bool = SUMMARY_ONLY) -> None:
+            report: Optional[Path] = REPORT, summary_only: bool = SUMMARY_ONLY,
+            metrics: Optional[List[str]] = typer.Option(None, "--metric", help="A headline metric to compare "
+                                                        f"(repeatable; default: the headline), {METRIC_HELP}.")
+            ) -> None:
     """Compare every variant of the scenarios side by side: mean and 95% CI of the headline metrics,
     and the difference to the first variant (paired over common random numbers)."""
     from flowsim.analysis.compare import compare as run_compare
     with _command(quiet) as bar:
         check_outputs({"--out": out_dir, "--report": report})
+        for m in metrics or []:
+            parse_metric(m, "--metric")
         overrides = [parse_assignment(s) for s in sets or []]
         with make_executor(workers, cluster) as executor:
             result = run_compare(scenarios, replications, sets=overrides, seed=seed, executor=executor,
-                                 progress=bar("compare"), tables=not summary_only)
+                                 progress=bar("compare"), tables=not summary_only, metrics=metrics or None)
         target = _output(out_dir, Path("runs") / f"{result.name}-compare", report)
         target = write_tables(target, {"replications": result.rows, "summary": result.summary})
         if report is not None:
             _report(report, dict(zip(result.variants, result.specs)), result.seeds[0],
-                    answer=_compare_answer(result.summary, result.variants),
+                    answer=_compare_answer(result),
                     tables=[(f"Comparison over {len(result.seeds)} replications (mean ± 95% CI half-width; "
-                             f"Δ: paired difference to {result.variants[0]})",
-                             comparison_frame(result.summary, result.variants))],
+                             f"Δ: paired difference to {result.variants[0]})", comparison_frame(result))],
                     figures="one full run of each variant, with the first replication's seed")
     if not quiet:
-        print_comparison(result.summary, result.variants)
+        print_comparison(result)
+        for line in result.verdicts():
+            out.print(escape(line), highlight=False, soft_wrap=True)
         out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
 
 
@@ -86,7 +95,7 @@ def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
                                                        "scenario (repeatable; default: base)."),
           replications: int = REPLICATIONS, sets: Optional[List[str]] = SETS, seed: Optional[int] = SEED,
           metrics: Optional[List[str]] = typer.Option(None, "--metric", help="A metric to print (repeatable; "
-                                                      "every metric is written)."),
+                                                      f"every headline metric is written too), {METRIC_HELP}."),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory "
                                                  "(default runs/<name>-sweep/)."),
           workers: Optional[int] = WORKERS, cluster: Optional[str] = CLUSTER, quiet: bool = QUIET,
@@ -98,17 +107,17 @@ def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
     with _command(quiet) as bar:
         check_outputs({"--out": out_dir, "--report": report})
         for m in metrics or []:
-            if m not in METRICS:
-                raise ScenarioError(f"unknown metric {m!r}; known: {', '.join(METRICS)}", field="--metric")
+            parse_metric(m, "--metric")
         dims = [parse_grid(g) for g in grid]
         overrides = [parse_assignment(s) for s in sets or []]
         with make_executor(workers, cluster) as executor:
             result = run_sweep(scenario, dims, replications, variants=variants or [BASE], sets=overrides,
-                               seed=seed, executor=executor, progress=bar("sweep"), tables=not summary_only)
+                               seed=seed, executor=executor, progress=bar("sweep"), tables=not summary_only,
+                               metrics=metrics or ())
         target = _output(out_dir, Path("runs") / f"{result.name}-sweep", report)
         target = write_tables(target, {"replications": result.rows, "summary": result.summary})
         if report is not None:
-            metric = (metrics or ["p99(start_latency)"])[0]
+            metric = (result.metrics or ["p99(start_latency)"])[0]
             curve = _curve(result.summary, result.settings, metric)
             per_point = result.summary[result.summary["metric"] == metric].drop(columns="metric")
             _report(report, {f"point 0 ({_point(result.summary, result.settings)})": result.specs[0]},
@@ -117,7 +126,7 @@ def sweep(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
                     tables=[] if curve is not None else [(f"{metric} per point (mean and 95% CI)", per_point)],
                     figures="one full run of point 0, with the first replication's seed")
     if not quiet:
-        _print_sweep(result.summary, result.settings, list(metrics or []), len(variants or [BASE]) > 1)
+        _print_sweep(result.summary, result.settings, result.metrics, len(variants or [BASE]) > 1)
         out.print(f"wrote {target}/", highlight=False, soft_wrap=True)
 
 
@@ -125,8 +134,11 @@ def plan(scenario: Path = typer.Argument(..., help="The scenario YAML file."),
          vary: str = typer.Option(..., "--vary", metavar="PATH=LOW..HIGH",
                                   help="The integer setting to size, e.g. functions.my-fn.concurrency=1..64."),
          slos: List[str] = typer.Option(..., "--slo", metavar="'METRIC OP BOUND'",
-                                        help="An objective, e.g. 'p99(start_latency) <= 30s' or "
-                                             "'rate(rate_limited) <= 1%' (repeatable)."),
+                                        help=escape("An objective, e.g. 'p99(start_latency) <= 30s', "
+                                                    "'rate(rate_limited) <= 1%', 'p99(start_latency)"
+                                                    "[event.data.tenant=s1] <= 5s' or 'worst(p99(start_latency), "
+                                                    "event.data.tenant) <= 30s' (repeatable; metrics as for "
+                                                    "compare --metric).")),
          variant: str = typer.Option(BASE, "--variant", help="Plan for this variant of the scenario."),
          replications: int = REPLICATIONS, sets: Optional[List[str]] = SETS, seed: Optional[int] = SEED,
          out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/<name>-plan/)."),
@@ -193,43 +205,12 @@ def _point(summary: pd.DataFrame, settings: list[str]) -> str:
     return ", ".join(f"{s}={first[s]}" for s in settings)
 
 
-def _num(v: float, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if abs(v) >= 10 ** digits:
-        return f"{v:.0f}"
-    return f"{v:.{digits}g}"
-
-
-def _pm(mean: float, low: float, high: float, signed: bool = False) -> str:
-    """``mean ± half-width`` (just the mean when there is no interval)."""
-    if math.isnan(mean):
-        return "-"
-    text = ("+" if signed and mean > 0 else "") + _num(mean)
-    if math.isnan(low):
-        return text
-    return f"{text} ±{_num((high - low) / 2, 2)}"
-
-
-def _shown_metrics(summary: pd.DataFrame) -> list[str]:
-    """events, the rates of outcomes that happened, the latencies with data, throughput."""
-    keep = []
-    for metric in METRICS:
-        means = summary.loc[summary["metric"] == metric, "mean"]
-        if metric.startswith("count(") or means.isna().all():
-            continue
-        if metric.startswith("rate(") and not (means.fillna(0) > 0).any():
-            continue
-        keep.append(metric)
-    return keep
-
-
-def _comparison_rows(summary: pd.DataFrame, variants: list[str]) -> Iterator[tuple[str, list[tuple[str, bool]]]]:
-    """Per headline metric shown: each variant's ``mean ± half-width`` and, after the first,
-    its paired difference to the first, each with whether it is a difference whose CI
-    excludes 0."""
-    by = summary.set_index(["variant", "metric"])
-    for metric in _shown_metrics(summary):
+def _comparison_rows(result: Any, variants: list[str]) -> Iterator[tuple[str, list[tuple[str, bool]]]]:
+    """Per headline metric: each of ``variants``' ``mean ± half-width`` and, after the
+    first, its paired difference to the first, each with whether it is a difference whose
+    CI excludes 0."""
+    by = result.summary.set_index(["variant", "metric"])
+    for metric in result.headline:
         cells = []
         for i, v in enumerate(variants):
             r = by.loc[(v, metric)]
@@ -244,39 +225,51 @@ def _comparison_columns(variants: list[str]) -> list[str]:
     return [c for i, v in enumerate(variants) for c in ([v] if not i else [v, f"Δ {v}"])]
 
 
-def print_comparison(summary: pd.DataFrame, variants: list[str]) -> None:
+def print_comparison(result: Any) -> None:
     """The comparison table: a row per headline metric, a column per variant and per difference
-    (in bold where its CI excludes 0)."""
-    table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width; Δ: paired difference to " + variants[0])
-    table.add_column("metric", no_wrap=True)
-    for column in _comparison_columns(variants):
-        table.add_column(escape(column), justify="right", overflow="fold")
-    for metric, cells in _comparison_rows(summary, variants):
-        table.add_row(metric, *(f"[bold]{text}[/]" if clear else text for text, clear in cells))
-    out.print(table)
+    (in bold where its CI excludes 0). When the whole table would not fit the terminal, one
+    table per variant against the first."""
+    first, others = result.variants[0], result.variants[1:]
+    columns = 1 + 2 * len(others)
+    groups = [result.variants] if not others or 30 + 14 * columns <= out.width else [[first, v] for v in others]
+    for variants in groups:
+        table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width; Δ: paired difference to " + first)
+        table.add_column("metric", overflow="fold", ratio=2)
+        for column in _comparison_columns(variants):
+            table.add_column(escape(column), justify="right", overflow="fold", ratio=1)
+        for metric, cells in _comparison_rows(result, variants):
+            table.add_row(escape(_breakable(metric)),
+                          *(f"[bold]{text}[/]" if clear else text for text, clear in cells))
+        out.print(table)
 
 
-def comparison_frame(summary: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+def _breakable(metric: str) -> str:
+    """``metric`` with a space before its filters, where a narrow column may wrap it (the
+    metric reads the same with it)."""
+    return metric.replace(")[", ") [")
+
+
+def comparison_frame(result: Any) -> pd.DataFrame:
     """The comparison table as text, for a report (a difference whose CI excludes 0 is starred)."""
     rows = {metric: [text + (" *" if clear else "") for text, clear in cells]
-            for metric, cells in _comparison_rows(summary, variants)}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=_comparison_columns(variants)).rename_axis("metric")
+            for metric, cells in _comparison_rows(result, result.variants)}
+    return pd.DataFrame.from_dict(rows, orient="index",
+                                  columns=_comparison_columns(result.variants)).rename_axis("metric")
 
 
-def _compare_answer(summary: pd.DataFrame, variants: list[str], metric: str = "p99(start_latency)") -> str:
-    """The comparison's answer for ``metric`` over the replications, variant by variant."""
-    by = summary.set_index(["variant", "metric"])
+def _compare_answer(result: Any, metric: str = "p99(start_latency)") -> str:
+    """The comparison's answer over the replications: where each variant is better or worse,
+    then ``metric`` variant by variant."""
+    by = result.summary.set_index(["variant", "metric"])
     parts = []
-    for i, v in enumerate(variants):
+    for i, v in enumerate(result.variants):
         r = by.loc[(v, metric)]
         text = f"{v} {_pm(r['mean'], r['ci_low'], r['ci_high'])} s"
         if i and not math.isnan(r["diff"]):
-            verdict = ("lower" if r["diff_high"] < 0 else "higher" if r["diff_low"] > 0
-                       else "no clear difference")
-            text += f" (Δ {_pm(r['diff'], r['diff_low'], r['diff_high'], signed=True)} s: {verdict})"
+            text += f" (Δ {_pm(r['diff'], r['diff_low'], r['diff_high'], signed=True)} s)"
         parts.append(text)
-    n = int(by.loc[(variants[0], metric), "n"])
-    return f"{metric} over {n} replications (mean ± 95% CI half-width): " + "; ".join(parts) + "."
+    return (f"Over {len(result.seeds)} replications (mean ± 95% CI half-width): " + " ".join(result.verdicts())
+            + f" {metric}: " + "; ".join(parts) + ".")
 
 
 def _sweep_answer(summary: pd.DataFrame, settings: list[str], metric: str) -> str:
@@ -296,7 +289,8 @@ def _sweep_answer(summary: pd.DataFrame, settings: list[str], metric: str) -> st
 
 def _print_sweep(summary: pd.DataFrame, settings: list[str], metrics: list[str], show_variant: bool) -> None:
     if not metrics:
-        losses = [m for m in _shown_metrics(summary) if m.startswith("rate(") and m != "rate(run)"]
+        from flowsim.analysis.compare import shown_metrics
+        losses = [m for m in shown_metrics(summary) if m.startswith("rate(") and m != "rate(run)"]
         metrics = [*losses, *DEFAULT_SWEEP_METRICS]
     table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width")
     if show_variant:
@@ -304,7 +298,7 @@ def _print_sweep(summary: pd.DataFrame, settings: list[str], metrics: list[str],
     for col in settings:
         table.add_column(escape(col), overflow="fold")
     for m in metrics:
-        table.add_column(m, justify="right", min_width=len(m))
+        table.add_column(escape(_breakable(m)), justify="right", overflow="fold")
     for _, group in summary.groupby("point", sort=False):
         first = group.iloc[0]
         by = group.set_index("metric")
@@ -319,7 +313,7 @@ def _print_plan(result: Any) -> None:
     table = Table(box=box.SIMPLE_HEAD, title="mean ± 95% CI half-width per objective")
     table.add_column(escape(result.path), justify="right", overflow="fold")
     for o in result.objectives:
-        table.add_column(escape(o.text), justify="right")
+        table.add_column(escape(_breakable(o.text)), justify="right", overflow="fold")
     table.add_column("meets", justify="center")
     ev = result.evaluations.set_index(["value", "objective"])
     for value, ok in result.verdicts.items():

@@ -1,10 +1,11 @@
 """Writing an analysis's tables to a directory, atomically (as a run's, through
 :func:`flowsim.results.writers.atomic_dir`), so an interrupted sweep never leaves a
-directory that looks complete.
+directory that looks complete; and the numbers as the tables print them.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,3 +27,22 @@ def write_tables(out: str | os.PathLike[str], tables: Mapping[str, pd.DataFrame]
                 json.dump(doc, fh, indent=2)
                 fh.write("\n")
     return target
+
+
+def number(v: float | None, digits: int = 3) -> str:
+    """``v`` to ``digits`` significant digits (whole above 10**digits), ``-`` for none or NaN."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if abs(v) >= 10 ** digits:
+        return f"{v:.0f}"
+    return f"{v:.{digits}g}"
+
+
+def plus_minus(mean: float, low: float, high: float, signed: bool = False) -> str:
+    """``mean ± half-width`` (just the mean when there is no interval, ``-`` without a mean)."""
+    if math.isnan(mean):
+        return "-"
+    text = ("+" if signed and mean > 0 else "") + number(mean)
+    if math.isnan(low):
+        return text
+    return f"{text} ±{number((high - low) / 2, 2)}"

@@ -1,8 +1,9 @@
 """Capacity planning: the smallest value of a setting that meets every objective, with confidence.
 
-An objective is ``METRIC OP BOUND`` over a headline metric (:mod:`flowsim.analysis.headline`):
+An objective is ``METRIC OP BOUND`` over any metric (:mod:`flowsim.results.metric`):
 ``p99(start_latency) <= 30s``, ``rate(rate_limited) <= 0.01`` (or ``1%``),
-``throughput >= 20/s``. A value *meets* an objective with confidence when the whole 95%
+``throughput >= 20/s``, ``p99(start_latency)[event.data.tenant=s1] <= 5s``,
+``worst(p99(start_latency), event.data.tenant) <= 30s``, ``jain(start_latency, event.data.tenant) >= 0.9``. A value *meets* an objective with confidence when the whole 95%
 CI of the metric over the replications lies on the right side of the bound (the upper
 end for ``<=``/``<``, the lower end for ``>=``/``>``); a metric without data (no run
 started) does not meet.
@@ -26,26 +27,28 @@ from typing import Sequence
 import pandas as pd
 
 from flowsim.analysis.executors import Executor, Progress
-from flowsim.analysis.headline import METRICS, unit
 from flowsim.analysis.overrides import BASE, Override, check_path
-from flowsim.analysis.replicate import Base, ScenarioInput, Spec, representative, run_specs, seeds, summarize, tidy
+from flowsim.analysis.replicate import (Asked, Base, ScenarioInput, Spec, representative, run_specs, seeds, summarize,
+                                        tidy)
 from flowsim.results.result import Result
 from flowsim.analysis.stats import Interval, mean_ci
 from flowsim.errors import ScenarioError
+from flowsim.results.metric import parse, top_level_operator
 from flowsim.units import parse_duration, parse_rate
 
-_OBJECTIVE = re.compile(r"^\s*(?P<metric>[a-z0-9_]+(?:\([a-z0-9_]+\))?)\s*(?P<op><=|>=|<|>)\s*(?P<bound>\S.*?)\s*$")
 _RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
 
 
 #: What a bound looks like, by the unit of its metric.
 _BOUND_FORMS = {"seconds": "a duration such as 30s or 500ms", "per second": "a rate such as 5/s or 300/m",
-                "fraction": "a fraction such as 0.01 or a percentage such as 1%", "count": "a number such as 100"}
+                "fraction": "a fraction such as 0.01 or a percentage such as 1%", "count": "a number such as 100",
+                "index": "a number between 0 and 1 such as 0.9"}
 
 
 @dataclass(frozen=True)
 class Objective:
-    """``metric op bound``, e.g. ``p99(start_latency) <= 30s`` (bound in seconds: 30.0)."""
+    """``metric op bound``, e.g. ``p99(start_latency) <= 30s`` (bound in seconds: 30.0);
+    ``metric`` is the metric's canonical text."""
 
     metric: str
     op: str
@@ -54,20 +57,19 @@ class Objective:
 
     @classmethod
     def parse(cls, text: str) -> "Objective":
-        m = _OBJECTIVE.match(text)
-        if not m:
+        found = top_level_operator(text, ("<=", ">=", "<", ">"))
+        raw = text[found[0] + len(found[1]):].strip() if found else ""
+        if not found or not raw or not text[:found[0]].strip():
             raise ScenarioError(f"expected METRIC OP BOUND such as 'p99(start_latency) <= 30s', got {text!r}",
                                 field="--slo")
-        metric, op, raw = m.group("metric"), m.group("op"), m.group("bound")
-        if metric not in METRICS:
-            raise ScenarioError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}", field="--slo")
-        kind = unit(metric)
+        op, parsed = found[1], parse(text[:found[0]], "--slo")
+        metric, kind = parsed.text, parsed.unit
         try:
             if kind == "seconds":
                 bound = parse_duration(raw)
             elif kind == "per second":
                 bound = parse_rate(raw)
-            elif kind == "fraction" and raw.endswith("%"):
+            elif kind in ("fraction", "index") and raw.endswith("%"):
                 bound = float(raw[:-1]) / 100
             else:
                 bound = float(raw)
@@ -166,6 +168,7 @@ def plan(scenario: ScenarioInput, vary: tuple[str, int, int], objectives: Sequen
         raise ScenarioError("a plan needs at least one --slo objective", field="--slo")
     base = Base.load(scenario, sets)
     variant_overrides = base.variant(variant)
+    asked = Asked.of([o.metric for o in objs], [base.spec(variant_overrides)], "--slo")
     seed_list = seeds(base.scenario.seed if seed is None else seed, replications)
     budget = (2 + math.ceil(math.log2(max(high - low, 1)))) * len(seed_list)
     done: dict[int, list[dict[str, float]]] = {}
@@ -177,7 +180,7 @@ def plan(scenario: ScenarioInput, vary: tuple[str, int, int], objectives: Sequen
         spec = specs[value] = base.spec(variant_overrides + (Override(path, value, "--vary"),))
         offset = len(done) * len(seed_list)
         report = (lambda d, _t: progress(offset + d, budget)) if progress else None
-        done[value] = run_specs([spec], seed_list, executor, report, tables)[0]
+        done[value] = run_specs([spec], seed_list, executor, report, tables, asked.extra)[0]
         cis[value] = [mean_ci(r[o.metric] for r in done[value]) for o in objs]
         verdicts[value] = all(o.met(ci) for o, ci in zip(objs, cis[value]))
         return verdicts[value]
@@ -199,14 +202,15 @@ def plan(scenario: ScenarioInput, vary: tuple[str, int, int], objectives: Sequen
         failing = [(o.excess(ci), o.text) for o, ci in zip(objs, cis[probe]) if not o.met(ci)]
         binding = [text for _, text in sorted(failing, key=lambda f: -f[0])]
     values = sorted(done)
-    rows = tidy([{"value": v} for v in values], seed_list, [done[v] for v in values])
+    rows = tidy([{"value": v} for v in values], seed_list, [done[v] for v in values], asked.all)
+    asked.warn_empty(rows, "value")
     evaluations = pd.DataFrame(
         [{"value": v, "objective": o.text, "metric": o.metric, "n": ci.n, "mean": ci.mean, "ci_low": ci.low,
           "ci_high": ci.high, "bound": o.bound, "met": o.met(ci)}
          for v in values for o, ci in zip(objs, cis[v])])
     shown = binding_constraint(representative(specs[high if answer is None else answer], seed_list[0]))
     return Plan(base.name, path, low, high, objs, answer, binding, evaluations, rows,
-                summarize(rows, "value"), {v: verdicts[v] for v in values}, specs, seed_list, shown)
+                summarize(rows, "value", metrics=asked.all), {v: verdicts[v] for v in values}, specs, seed_list, shown)
 
 
 def binding_constraint(result: Result) -> str:

@@ -14,6 +14,7 @@ its file name, the overrides and the seed, never the :class:`~flowsim.scenario.m
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import pickle
 import threading
@@ -32,6 +33,7 @@ from flowsim.analysis.stats import mean_ci
 from flowsim.api import simulate
 from flowsim.results.result import Result
 from flowsim.errors import ScenarioError, ScenarioWarning
+from flowsim.results.metric import Extreme, Jain, MetricWarning, check, parse, paths_of
 from flowsim.scenario.model import Scenario
 from flowsim.scenario.source import Source, load_yaml
 from flowsim.streams import replication_seeds
@@ -57,11 +59,23 @@ class Job:
     seed: int
     tables: bool = True
     """``False``: simulate summary-only (flat memory, percentiles within 0.5%)."""
+    metrics: tuple[str, ...] = ()
+    """Metrics beyond :data:`~flowsim.analysis.headline.METRICS`, as canonical texts."""
 
 
 def run_job(job: Job) -> dict[str, float]:
-    """Simulate one job and return its headline metrics (runs in a worker)."""
-    return headline(simulate(_scenario(job.spec), job.seed, tables=job.tables).summary())
+    """Simulate one job and return its headline metrics and ``job.metrics`` (runs in a
+    worker). A metric restricted to a function this variant lacks is NaN."""
+    scenario = _scenario(job.spec)
+    result = simulate(scenario, job.seed, tables=job.tables, metrics=job.metrics)
+    out = headline(result.summary())
+    functions = {f.id for f in scenario.functions}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)      # the parent warns once, over the replications
+        for m in job.metrics:
+            fn = parse(m).where.function
+            out[m] = math.nan if fn is not None and fn not in functions else result.metric(m)
+    return out
 
 
 def representative(spec: Spec, seed: int) -> Result:
@@ -73,7 +87,7 @@ _local = threading.local()
 
 
 def _scenario(spec: Spec) -> Scenario:
-    """The spec's scenario, built once per worker thread (the parent has already validated it)."""
+    """The spec's scenario, built once per thread (the parent has already validated it)."""
     cache: OrderedDict[bytes, Scenario] = getattr(_local, "cache", None) or OrderedDict()
     _local.cache = cache
     key = hashlib.sha256(pickle.dumps((spec.raw, spec.file, spec.overrides), protocol=5)).digest()
@@ -154,6 +168,13 @@ def _reemit(caught: Sequence[warnings.WarningMessage]) -> None:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
+def _some(values: Sequence[str], most: int = 12) -> str:
+    if not values:
+        return "no value"
+    shown = ", ".join(values[:most])
+    return shown + (f" and {len(values) - most} more" if len(values) > most else "")
+
+
 def seeds(seed: int, replications: int) -> list[int]:
     """The seeds of ``replications`` independent replications spawned from ``seed``."""
     if replications < 2:
@@ -163,26 +184,28 @@ def seeds(seed: int, replications: int) -> list[int]:
 
 
 def run_specs(specs: Sequence[Spec], seed_list: Sequence[int], executor: Executor | None = None,
-              progress: Progress | None = None, tables: bool = True) -> list[list[dict[str, float]]]:
-    """Headline metrics of every spec at every seed: ``results[spec][replication]``.
+              progress: Progress | None = None, tables: bool = True,
+              metrics: Sequence[str] = ()) -> list[list[dict[str, float]]]:
+    """Headline metrics (and ``metrics``) of every spec at every seed: ``results[spec][replication]``.
 
     ``tables=False`` simulates summary-only (:func:`flowsim.simulate`): flat memory and no table building, percentiles within 0.5%."""
-    jobs = [Job(spec, s, tables) for spec in specs for s in seed_list]
+    jobs = [Job(spec, s, tables, tuple(metrics)) for spec in specs for s in seed_list]
     flat = (executor or SerialExecutor()).map(run_job, jobs, progress)
     n = len(seed_list)
     return [flat[i * n:(i + 1) * n] for i in range(len(specs))]
 
 
 def tidy(labels: Sequence[Mapping[str, Any]], seed_list: Sequence[int],
-         results: Sequence[Sequence[Mapping[str, float]]]) -> pd.DataFrame:
+         results: Sequence[Sequence[Mapping[str, float]]], metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """One row per (label, replication): the label's columns, replication, seed, every metric."""
-    rows = [{**label, "replication": r, "seed": s, **metrics}
+    rows = [{**label, "replication": r, "seed": s, **values}
             for label, per_seed in zip(labels, results)
-            for r, (s, metrics) in enumerate(zip(seed_list, per_seed))]
-    return pd.DataFrame(rows, columns=[*labels[0], "replication", "seed", *METRICS] if labels else None)
+            for r, (s, values) in enumerate(zip(seed_list, per_seed))]
+    return pd.DataFrame(rows, columns=[*labels[0], "replication", "seed", *metrics] if labels else None)
 
 
-def summarize(rows: pd.DataFrame, key: str, carry: Sequence[str] = ()) -> pd.DataFrame:
+def summarize(rows: pd.DataFrame, key: str, carry: Sequence[str] = (),
+              metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """Mean and 95% CI of every metric per value of ``key`` (long: one row per key and metric).
 
     ``carry`` columns (constant within a key, such as a sweep point's settings) are kept.
@@ -190,7 +213,7 @@ def summarize(rows: pd.DataFrame, key: str, carry: Sequence[str] = ()) -> pd.Dat
     out = []
     for value, group in rows.groupby(key, sort=False):
         first = group.iloc[0]
-        for metric in METRICS:
+        for metric in metrics:
             ci = mean_ci(group[metric])
             out.append({key: value, **{c: first[c] for c in carry}, "metric": metric, "n": ci.n,
                         "mean": ci.mean, "ci_low": ci.low, "ci_high": ci.high})
@@ -198,14 +221,58 @@ def summarize(rows: pd.DataFrame, key: str, carry: Sequence[str] = ()) -> pd.Dat
 
 
 def replicate(scenario: ScenarioInput, replications: int = 10, *, sets: Sequence[Override] = (),
-              seed: int | None = None, executor: Executor | None = None,
-              progress: Progress | None = None, tables: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run ``scenario`` over ``replications`` seeds: (rows per replication, summary with CIs).
+              seed: int | None = None, executor: Executor | None = None, progress: Progress | None = None,
+              tables: bool = True, metrics: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run ``scenario`` over ``replications`` seeds: (rows per replication, summary with CIs)
+    of the headline metrics and ``metrics`` (:mod:`flowsim.results.metric`).
 
     ``tables=False`` simulates summary-only (:func:`flowsim.simulate`): flat memory and no table building, percentiles within 0.5%."""
     base = Base.load(scenario, sets)
     seed_list = seeds(base.scenario.seed if seed is None else seed, replications)
-    results = run_specs([base.spec()], seed_list, executor, progress, tables)
-    rows = tidy([{"variant": BASE}], seed_list, results)
-    return rows, summarize(rows, "variant")
+    spec = base.spec()
+    asked = Asked.of(metrics, [spec])
+    results = run_specs([spec], seed_list, executor, progress, tables, asked.extra)
+    rows = tidy([{"variant": BASE}], seed_list, results, asked.all)
+    asked.warn_empty(rows, "variant")
+    return rows, summarize(rows, "variant", metrics=asked.all)
+
+
+@dataclass
+class Asked:
+    """The metrics an analysis was asked for, checked against its scenarios before anything
+    runs: ``shown`` as canonical texts, ``extra`` those beyond the headline, and the values
+    each key expression took in the sampled traffic (for the warning of :meth:`warn_empty`)."""
+
+    shown: list[str]
+    extra: list[str]
+    seen: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, metrics: Sequence[str], specs: Sequence[Spec], where: str = "--metric") -> "Asked":
+        shown = list(dict.fromkeys(parse(m, where).text for m in metrics))
+        extra = [m for m in shown if m not in METRICS]
+        seen = check(extra, [_scenario(s) for s in specs], where) if extra else {}
+        return cls(shown, extra, seen)
+
+    @property
+    def all(self) -> list[str]:
+        """The headline metrics, then the extra ones."""
+        return [*METRICS, *self.extra]
+
+    def warn_empty(self, rows: pd.DataFrame, key: str) -> None:
+        """Warn, once per metric, of restricted metrics that have no value in some replications."""
+        for m in self.extra:
+            metric = parse(m)
+            if not metric.where and not isinstance(metric, (Extreme, Jain)):
+                continue
+            empty = rows[m].isna().groupby(rows[key], sort=False).agg(["sum", "size"])
+            hit = empty[empty["sum"] > 0]
+            if hit.empty:
+                continue
+            where = ", ".join(f"{int(r['sum'])} of {int(r['size'])} replications of "
+                              f"{label if key == 'variant' else f'{key} {label}'}" for label, r in hit.iterrows())
+            values = "; ".join(f"{p} takes {_some(self.seen[p])} in the sampled traffic"
+                               for p in paths_of(metric) if p in self.seen)
+            warnings.warn(MetricWarning(f"{m} is empty (NaN, no event row, run or step matched, or none "
+                                        f"had data) in {where}" + (f"; {values}" if values else "")))
 

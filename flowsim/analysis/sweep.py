@@ -8,8 +8,9 @@ values applied (spec of overrides: :mod:`flowsim.analysis.overrides`). Every poi
 on the same seeds, so neighbouring points differ by their settings, not by their traffic.
 
 The result is tidy: ``rows`` has one row per point and replication (point, variant, one
-column per grid path, replication, seed, every headline metric), and ``summary`` one
-row per point and metric with its mean and 95% CI. Rows are in point then replication
+column per grid path, replication, seed, every headline metric and every metric asked
+for with ``metrics=``), and ``summary`` one row per point and metric with its mean and
+95% CI. Rows are in point then replication
 order whichever executor ran them.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ import yaml
 
 from flowsim.analysis.executors import Executor, Progress
 from flowsim.analysis.overrides import BASE, Override, check_path, parse_value
-from flowsim.analysis.replicate import Base, ScenarioInput, Spec, run_specs, seeds, summarize, tidy
+from flowsim.analysis.replicate import Asked, Base, ScenarioInput, Spec, run_specs, seeds, summarize, tidy
 from flowsim.errors import ScenarioError
 
 _RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
@@ -33,7 +34,8 @@ MAX_POINTS = 100_000
 
 @dataclass
 class Sweep:
-    """``rows`` (per point and replication) and ``summary`` (per point and metric, with CIs)."""
+    """``rows`` (per point and replication) and ``summary`` (per point and metric, with CIs);
+    ``metrics``: those asked for, as canonical texts."""
 
     name: str
     settings: list[str]
@@ -41,6 +43,7 @@ class Sweep:
     summary: pd.DataFrame
     specs: list[Spec]
     seeds: list[int]
+    metrics: list[str]
 
 
 def parse_grid(text: str) -> tuple[str, list[Any]]:
@@ -65,9 +68,11 @@ def parse_grid(text: str) -> tuple[str, list[Any]]:
 
 def sweep(scenario: ScenarioInput, grid: Sequence[tuple[str, Sequence[Any]]], replications: int = 10, *,
           variants: Sequence[str] = (BASE,), sets: Sequence[Override] = (), seed: int | None = None,
-          executor: Executor | None = None, progress: Progress | None = None, tables: bool = True) -> Sweep:
+          executor: Executor | None = None, progress: Progress | None = None, tables: bool = True,
+          metrics: Sequence[str] = ()) -> Sweep:
     """Run every point of ``grid`` (for each of ``variants``) over ``replications`` seeds.
 
+    ``metrics``: metrics beyond the headline to compute (:mod:`flowsim.results.metric`).
     ``tables=False`` simulates summary-only (:func:`flowsim.simulate`): flat memory and no table building, percentiles within 0.5%."""
     paths = [p for p, _ in grid]
     if not grid:
@@ -81,7 +86,7 @@ def sweep(scenario: ScenarioInput, grid: Sequence[tuple[str, Sequence[Any]]], re
         raise ScenarioError(f"the grid has {points} points; at most {MAX_POINTS}", field="--grid")
     base = Base.load(scenario, sets)
     seed_list = seeds(base.scenario.seed if seed is None else seed, replications)
-    labels, specs = [], []
+    labels, specs, firsts = [], [], []
     for variant in variants:
         variant_overrides = base.variant(variant)
         for values in itertools.product(*(v for _, v in grid)):
@@ -89,9 +94,13 @@ def sweep(scenario: ScenarioInput, grid: Sequence[tuple[str, Sequence[Any]]], re
             labels.append({"point": len(labels), "variant": variant,
                            **{p: _cell(v) for p, v in zip(paths, values)}})
             specs.append(base.spec(variant_overrides + overrides))
-    results = run_specs(specs, seed_list, executor, progress, tables)
-    rows = tidy(labels, seed_list, results)
-    return Sweep(base.name, paths, rows, summarize(rows, "point", ["variant", *paths]), specs, seed_list)
+        firsts.append(specs[-1])
+    asked = Asked.of(metrics, firsts)
+    results = run_specs(specs, seed_list, executor, progress, tables, asked.extra)
+    rows = tidy(labels, seed_list, results, asked.all)
+    asked.warn_empty(rows, "point")
+    return Sweep(base.name, paths, rows, summarize(rows, "point", ["variant", *paths], asked.all), specs, seed_list,
+                 asked.shown)
 
 
 def _product_size(grid: Sequence[tuple[str, Sequence[Any]]]) -> int:

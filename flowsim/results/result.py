@@ -40,6 +40,9 @@ class Result:
 
     warmup: float = 0.0
     summary_only: bool = False
+    _slices: Any = field(default=None, repr=False)
+    """The key-expression values captured for ``simulate(..., metrics=...)``
+    (:mod:`flowsim.results.slices`), ``None`` when none were asked for."""
 
     def summary(self) -> dict[str, Any]:
         """Headline metrics (counts, latency percentiles, slot use, binding constraints,
@@ -48,6 +51,16 @@ class Result:
             from flowsim.results.metrics import summarize
             self._summary = summarize(self, self.warmup)
         return self._summary
+
+    def metric(self, metric: str) -> float:
+        """The value of one metric named by text (:mod:`flowsim.results.metric`), e.g.
+        ``"p99(start_latency)[function=work]"`` or ``"worst(p99(start_latency), event.data.tenant)"``.
+
+        A metric that reads a key expression needs its values captured: simulate with
+        ``flowsim.simulate(..., metrics=[...])``. A filter that matches nothing gives NaN
+        with a :class:`~flowsim.results.metric.MetricWarning`."""
+        from flowsim.results.metric import value
+        return value(self, metric)
 
     def binding(self) -> pd.DataFrame:
         """Which constraints delayed items and by how much (one row per constraint)."""
