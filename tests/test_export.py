@@ -8,8 +8,9 @@ an intended change of the output, regenerate them and review the diff:
     git diff tests/golden/export/
 
 (with the variable set, each golden is rewritten from the current output before it is
-compared). The goldens were type-checked against the SDK with ``tsc --strict`` (inngest
-3.54 for the default ``v3`` shape, 4.24 for ``--sdk v4``) once, by hand.
+compared). The goldens are in the default shape, SDK v4's; tests/test_export_sdk.py
+typechecks every shipped scenario and variant against the real ``inngest@4`` and, with
+``--sdk v3``, ``inngest@3``.
 """
 from __future__ import annotations
 
@@ -121,7 +122,7 @@ export const fn1stEverything = inngest.createFunction(
   [{ event: "orders/*", if: "event.data.total > 100" }, { event: "order/placed" }],
   async ({ event, step }) => {
     // await step.run('charge "card"', async () => { /* ... */ }); // modelled: uniform(1s, 3s), 0.5% of attempts fail
-    // await step.sleep("cool-off", "1h30m");
+    // await step.sleep("cool-off", "90m");
     // await step.waitForEvent("shipped", { event: "order/shipped", timeout: "7d", if: "async.data.id == event.data.id" });
   },
 );
@@ -159,8 +160,9 @@ export const sync = inngest.createFunction(
 
 def test_every_option_in_the_sdk_shape():
     """Normalised values: throttle limit 0 → 1 and period truncated (§4.1), idempotency
-    replacing rateLimit (§5.1), concurrency sorted by limit (§3.1), match as a path..."""
-    assert to_typescript(quiet_load(EVERYTHING)) == EVERYTHING_TS
+    replacing rateLimit (§5.1), concurrency sorted by limit (§3.1), match as a path; the
+    SDK v3 shape, with the trigger as the second argument..."""
+    assert to_typescript(quiet_load(EVERYTHING), sdk="v3") == EVERYTHING_TS
 
 
 def test_v4_puts_the_triggers_in_the_options():
@@ -264,6 +266,7 @@ def test_cli_applies_set_before_the_variant(scenario_file):
         ''') in result.stdout
     assert ('  {\n'
             '    id: "f",\n'
+            '    triggers: { event: "go" },\n'
             '    concurrency: 7,\n'
             '    throttle: { limit: 4, period: "10s", key: "event.data.user" },\n'
             '    retries: 1,\n'
