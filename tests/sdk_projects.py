@@ -8,8 +8,9 @@ folder of pytest's temporary area shared by the xdist workers of one run; a file
 one worker install while the other waits. Tests are skipped only when npm is absent; an
 install that fails is a test error.
 
-``app(tmp_path, *names)`` makes ``tmp_path`` an app folder: its ``node_modules`` holds links
-to the installed packages, so node resolves them from the app's files as in a real project.
+``app(tmp_path, *packages)`` makes ``tmp_path`` an app folder: its ``node_modules`` holds
+links to installed (or packed) packages, so node resolves them from the app's files as in a
+real project.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ PROJECTS = {
     "inngest-4": ("inngest@4", "typescript@6"),
     "inngest-3": ("inngest@3", "typescript@6"),
     "tsx": ("tsx@4",),
+    "inngest-3.20": ("inngest@3.20.0",),     # an older v3: no singleton, no timeouts, getConfig(url, prefix)
 }
 
 
@@ -60,20 +62,48 @@ def project(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     return folder
 
 
+def packed(tmp_path_factory: pytest.TempPathFactory, spec: str) -> Path:
+    """The files of one package as npm packs it, without its dependencies (``npm pack``):
+    enough for what reads only its ``package.json``."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed")
+    root = cache_root(tmp_path_factory)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / f"pack-{spec.replace('@', '-')}"
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "package" / "package.json").exists():
+            folder.mkdir(exist_ok=True)
+            done = subprocess.run([npm, "pack", "--silent", "--pack-destination", str(folder), spec],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"npm pack {spec} failed:\n{done.stderr[-3000:]}")
+            tarball = folder / done.stdout.strip().splitlines()[-1]
+            shutil.unpack_archive(tarball, folder)
+    return folder / "package"
+
+
 def version(folder: Path, package: str) -> str:
     return json.loads((folder / "node_modules" / package / "package.json").read_text())["version"]
 
 
-def app(tmp_path: Path, *packages: tuple[Path, str]) -> Path:
-    """``tmp_path`` as an app whose ``node_modules`` links the given (project, package) pairs."""
+def app(tmp_path: Path, *packages: Path) -> Path:
+    """``tmp_path`` as an app whose ``node_modules`` links the given package folders (by the
+    names in their package.json): node resolves them from the app's files as in a real project."""
     modules = tmp_path / "node_modules"
     modules.mkdir(exist_ok=True)
-    for folder, package in packages:
-        link = modules / package
+    for package in packages:
+        link = modules / json.loads((package / "package.json").read_text())["name"]
         if not link.exists():
-            link.symlink_to(folder / "node_modules" / package, target_is_directory=True)
+            link.symlink_to(package, target_is_directory=True)
     (tmp_path / "package.json").write_text('{"name": "app", "private": true, "type": "module"}')
     return tmp_path
+
+
+def package(folder: Path, name: str) -> Path:
+    """The folder of package ``name`` installed in the project ``folder``."""
+    return folder / "node_modules" / name
 
 
 def tsc(folder: Path, cwd: Path, files: list[str]) -> subprocess.CompletedProcess[str]:

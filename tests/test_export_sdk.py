@@ -60,7 +60,8 @@ def exports(sdk: str) -> dict[str, str]:
 
 def typecheck(tmp_path_factory, tmp_path: Path, project: str, sdk: str, other: str) -> None:
     folder = sdk_projects.project(tmp_path_factory, project)
-    app = sdk_projects.app(tmp_path, (folder, "inngest"), (folder, "typescript"))
+    app = sdk_projects.app(tmp_path, sdk_projects.package(folder, "inngest"),
+                           sdk_projects.package(folder, "typescript"))
     (app / "client.ts").write_text(CLIENT)
     files = exports(sdk)
     assert len(files) >= 25
