@@ -203,7 +203,8 @@ def test_every_option_is_read_as_the_sdk_registers_it(tmp_path, request, sdk):
     assert "PLACEHOLDER: conditions read event.data.total, event.data.vip: add them to data" in said
     assert "no source sends the cancelOn events order/cancelled, order/voided" in said
     assert "sends no event.data.total, event.data.vip" in result.stderr
-    sc = load_scenario(out)          # `flowsim validate` cleanly
+    with pytest.warns(ScenarioWarning, match="rateLimit with batchEvents: Inngest accepts it"):
+        sc = load_scenario(out)      # validates (with the loader's warning on the app's combination)
     assert [f.id for f in sc.functions] == ["charge-card", "send-receipts"]
     assert sc.function("charge-card").cancel_on[0].match == "data.order_id"
     assert sc.function("charge-card").cancel_on[0].timeout == 5400
@@ -251,6 +252,24 @@ def test_javascript_modules_and_what_they_export(tmp_path, v4):
         from flowsim.importer import registration_of
         sc = build(registration_of(found[2]))[1]
     assert sc.name == "cjs" and sc.function("f").mechanisms["concurrency"].function_limit == 3
+
+
+@pytest.mark.parametrize("sdk", ["v4", "v3"])
+def test_functions_passed_to_serve_are_found(tmp_path, request, sdk):
+    """A route file exports only the serve() handler: its functions are read all the same."""
+    create = ('inngest.createFunction({ id: "hidden", concurrency: 4, triggers: [{ event: "h" }] }, async () => {})'
+              if sdk == "v4" else
+              'inngest.createFunction({ id: "hidden", concurrency: 4 }, { event: "h" }, async () => {})')
+    app = make_app(tmp_path, request.getfixturevalue(sdk), {"route.ts": textwrap.dedent(f"""\
+        import {{ Inngest }} from "inngest";
+        import {{ serve }} from "inngest/node";
+        const inngest = new Inngest({{ id: "web" }});
+        const hidden = {create};
+        export const handler = serve({{ client: inngest, functions: [hidden] }});
+        """)})
+    found = collect([app / "route.ts"])[0]
+    assert [(f.export, f.configs[0]["id"], f.configs[0]["concurrency"]) for f in found.functions] == [
+        ("serve()", "web-hidden", 4)]
 
 
 def test_tsx_is_used_when_the_app_has_it(tmp_path, tmp_path_factory, v4):

@@ -7,10 +7,11 @@
 // the `inngest` package (its version and folder are reported), and for TypeScript `tsx`
 // (preferred: it reads tsconfig.json) or `typescript` (transpiled by ts-hooks.mjs beside
 // this file). For each module it reports the functions found in its exports (a function, a
-// client's functions, or the functions in an exported array or object), with the SDK's own
-// registration output, `fn.getConfig(...)` called as `serve()` calls it, and the names of
-// the options the function was created with. The result goes to RESULT.json, never to
-// stdout, which the app's own code may print to. Problems are reported as
+// client's functions, or the functions in an exported array or object) and those passed to
+// `serve()` while it loads (a framework's route file exports only the handler), with the
+// SDK's own registration output, `fn.getConfig(...)` called as `serve()` calls it, and the
+// names of the options each function was created with. The result goes to RESULT.json,
+// never to stdout, which the app's own code may print to. Problems are reported as
 // {"error": {"kind": ..., ...}} for flowsim to word; the process always exits, even when the
 // app left a server or a timer running.
 import * as nodeModule from "node:module";
@@ -94,6 +95,33 @@ if (modules.some((m) => TYPESCRIPT.has(extname(m)))) {
   }
 }
 
+// Functions handed to serve() while a module loads: every SDK from v3.0 to v4 builds each
+// served function's registration (getConfig) in the InngestCommHandler constructor, so the
+// SDK's InngestFunction class (its ES module and CommonJS copies, either of which the app may
+// load) records the functions whose getConfig is called while the app's modules load. A
+// layout without these files only means that served functions are not found this way.
+const served = [];
+let loading = false;
+for (const file of ["components/InngestFunction.js", "components/InngestFunction.cjs"]) {
+  const path = join(sdk.dir, file);
+  if (!existsSync(path)) continue;
+  try {
+    const mod = file.endsWith(".cjs") ? require(path) : await import(pathToFileURL(path).href);
+    const proto = mod.InngestFunction?.prototype;
+    const original = proto?.getConfig;
+    if (typeof original !== "function" || original.flowsimWrapped) continue;
+    const wrapped = function (...args) {
+      if (loading && !served.includes(this)) served.push(this);
+      return original.apply(this, args);
+    };
+    Object.defineProperty(wrapped, "length", { value: original.length });
+    wrapped.flowsimWrapped = true;
+    proto.getConfig = wrapped;
+  } catch {
+    // not loadable on its own: served functions are then found only through the exports
+  }
+}
+
 /** "function", "client" or null: by the SDK's own tag (v3.2x and later) or, before it, by shape. */
 function kind(value) {
   if (value == null || (typeof value !== "object" && typeof value !== "function")) return null;
@@ -117,8 +145,9 @@ function registration(fn) {
   return getConfig.length >= 2 ? getConfig.call(fn, baseUrl, appPrefix) : getConfig.call(fn, { baseUrl, appPrefix });
 }
 
-/** The functions a module's exports lead to, in the order their clients created them. */
-function functionsOf(namespace) {
+/** The functions a module's exports (and its serve() calls) lead to, in the order their
+clients created them. */
+function functionsOf(namespace, servedHere) {
   const found = new Map();      // function -> export name
   const clients = [];
   const visit = (value, name, depth) => {
@@ -138,6 +167,7 @@ function functionsOf(namespace) {
   // array or object holds it too.
   for (const [name, value] of entries) if (kind(value)) visit(value, name, 0);
   for (const [name, value] of entries) if (!kind(value)) visit(value, name, 0);
+  for (const fn of servedHere) if (!found.has(fn)) found.set(fn, "serve()");
   for (const client of clients) {
     for (const fn of client.funcs ?? []) {
       if (!found.has(fn)) found.set(fn, `${clientName(namespace, client)}.funcs`);
@@ -169,15 +199,19 @@ function clientName(namespace, client) {
 const results = [];
 for (const file of modules) {
   let namespace;
+  served.length = 0;
+  loading = true;
   try {
     namespace = await import(pathToFileURL(resolve(file)).href);
   } catch (err) {
     results.push({ file, error: { kind: "load", ...describe(err) } });
     continue;
+  } finally {
+    loading = false;
   }
   const functions = [];
   try {
-    for (const [fn, exportName] of functionsOf(namespace)) {
+    for (const [fn, exportName] of functionsOf(namespace, [...served])) {
       functions.push({
         export: exportName,
         app: fn.client?.id ?? null,
