@@ -58,10 +58,9 @@ def exports(sdk: str) -> dict[str, str]:
     return files
 
 
-def typecheck(tmp_path_factory, tmp_path: Path, project: str, sdk: str, other: str) -> None:
-    folder = sdk_projects.project(tmp_path_factory, project)
-    app = sdk_projects.app(tmp_path, sdk_projects.package(folder, "inngest"),
-                           sdk_projects.package(folder, "typescript"))
+def typecheck(tmp_path_factory, tmp_path: Path, inngest: str, sdk: str, other: str) -> None:
+    typescript = sdk_projects.package(tmp_path_factory, "typescript")
+    app = sdk_projects.app(tmp_path, sdk_projects.package(tmp_path_factory, inngest), typescript)
     (app / "client.ts").write_text(CLIENT)
     files = exports(sdk)
     assert len(files) >= 25
@@ -69,7 +68,7 @@ def typecheck(tmp_path_factory, tmp_path: Path, project: str, sdk: str, other: s
         (app / name).write_text(text)
     user_sync = load_scenario(ROOT / "scenarios" / "user-sync.yaml")
     (app / "wrong-shape.ts").write_text(to_typescript(user_sync, sdk=other))
-    done = sdk_projects.tsc(folder, app, ["client.ts", "wrong-shape.ts", *files])
+    done = sdk_projects.tsc(typescript, app, ["client.ts", "wrong-shape.ts", *files])
     errors = [line for line in done.stdout.splitlines() if re.match(r"\S+\(\d+,\d+\): error", line)]
     failing = sorted({line.split("(")[0] for line in errors})
     assert failing == ["wrong-shape.ts"], done.stdout
@@ -77,16 +76,16 @@ def typecheck(tmp_path_factory, tmp_path: Path, project: str, sdk: str, other: s
 
 
 def test_every_shipped_variant_typechecks_against_inngest_4(tmp_path_factory, tmp_path):
-    typecheck(tmp_path_factory, tmp_path, "inngest-4", "v4", "v3")
+    typecheck(tmp_path_factory, tmp_path, "inngest", "v4", "v3")
 
 
 def test_every_shipped_variant_typechecks_against_inngest_3_with_sdk_v3(tmp_path_factory, tmp_path):
-    typecheck(tmp_path_factory, tmp_path, "inngest-3", "v3", "v4")
+    typecheck(tmp_path_factory, tmp_path, "inngest-v3", "v3", "v4")
 
 
 def test_the_sdks_are_the_majors_asked_for(tmp_path_factory):
-    assert sdk_projects.version(sdk_projects.project(tmp_path_factory, "inngest-4"), "inngest").startswith("4.")
-    assert sdk_projects.version(sdk_projects.project(tmp_path_factory, "inngest-3"), "inngest").startswith("3.")
+    assert sdk_projects.version(sdk_projects.package(tmp_path_factory, "inngest")).startswith("4.")
+    assert sdk_projects.version(sdk_projects.package(tmp_path_factory, "inngest-v3")).startswith("3.")
 
 
 @pytest.mark.parametrize("sdk", ["v4", "v3"])

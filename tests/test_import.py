@@ -138,17 +138,18 @@ functions:
 
 @pytest.fixture(scope="module")
 def v4(tmp_path_factory):
-    return sdk_projects.project(tmp_path_factory, "inngest-4")
+    """The folder of the installed inngest@4."""
+    return sdk_projects.package(tmp_path_factory, "inngest")
 
 
 @pytest.fixture(scope="module")
 def v3(tmp_path_factory):
-    return sdk_projects.project(tmp_path_factory, "inngest-3")
+    return sdk_projects.package(tmp_path_factory, "inngest-v3")
 
 
-def make_app(tmp_path: Path, project: Path, files: dict[str, str], *extra: Path) -> Path:
-    app = sdk_projects.app(tmp_path, sdk_projects.package(project, "inngest"),
-                           sdk_projects.package(project, "typescript"), *extra)
+def make_app(tmp_path: Path, inngest: Path, files: dict[str, str]) -> Path:
+    """An app with that inngest and typescript (installed beside it) and these files."""
+    app = sdk_projects.app(tmp_path, inngest, inngest.parent / "typescript")
     for name, text in files.items():
         (app / name).write_text(text)
     return app
@@ -181,7 +182,7 @@ def test_every_option_is_read_as_the_sdk_registers_it(tmp_path, request, sdk):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     said = comments(text)
-    version = sdk_projects.version(project, "inngest")
+    version = sdk_projects.version(project)
     assert said.startswith(f"Imported by `flowsim import` from functions.ts (inngest {version}, typescript ")
     assert FUNCTIONS in text
     notes = said.split("Not simulated (flowsim does not model these; they are left out): ")[1].split(" PLACEHOLDER")[0]
@@ -273,8 +274,7 @@ def test_functions_passed_to_serve_are_found(tmp_path, request, sdk):
 
 
 def test_tsx_is_used_when_the_app_has_it(tmp_path, tmp_path_factory, v4):
-    tsx = sdk_projects.project(tmp_path_factory, "tsx")
-    app = sdk_projects.app(tmp_path, sdk_projects.package(v4, "inngest"), sdk_projects.package(tsx, "tsx"))
+    app = sdk_projects.app(tmp_path, v4, sdk_projects.package(tmp_path_factory, "tsx"))
     (app / "client.ts").write_text(CLIENT)
     (app / "functions.ts").write_text(APP_V4)
     found = collect([app / "functions.ts"])[0]
@@ -286,8 +286,7 @@ def test_an_older_v3_sdk_is_read_and_what_it_does_not_register_is_said(tmp_path,
     """inngest 3.20 predates singleton and timeouts (it drops them from the registration),
     the SDK's object tags and the object form of getConfig: the options set in the code but
     not registered are warned about and not imported."""
-    old = sdk_projects.project(tmp_path_factory, "inngest-3.20")
-    app = sdk_projects.app(tmp_path, sdk_projects.package(old, "inngest"))
+    app = sdk_projects.app(tmp_path, sdk_projects.package(tmp_path_factory, "inngest-v3.20"))
     (app / "fns.mjs").write_text(textwrap.dedent("""\
         import { Inngest } from "inngest";
         export const inngest = new Inngest({ id: "old" });
@@ -365,7 +364,7 @@ def test_an_sdk_older_than_v3_exits_2(tmp_path, tmp_path_factory):
 
 
 def test_typescript_without_a_transpiler_exits_2(tmp_path, v4):
-    app = sdk_projects.app(tmp_path, sdk_projects.package(v4, "inngest"))
+    app = sdk_projects.app(tmp_path, v4)
     (app / "a.ts").write_text("export const a: number = 1;\n")
     line = error_line(invoke(app / "a.ts"))
     assert "neither `tsx` nor `typescript` is installed for it" in line and "npm install --save-dev typescript" in line
