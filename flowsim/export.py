@@ -284,8 +284,8 @@ def _cancel_on(fn: FunctionSpec) -> list[dict[str, Any]]:
             entry["timeout"] = ms_str(c.timeout)
             if 0 < c.timeout < 1:
                 warnings.warn(ScenarioWarning(
-                    f"{fn.id}: cancelOn[{i}].timeout {entry['timeout']} is under 1s: the SDK registers 1s (v4) or "
-                    "no timeout at all (v3), so Inngest will not cancel as simulated"))
+                    f"{fn.id}: cancelOn[{i}].timeout {entry['timeout']} is under 1s: SDK v4 registers 1s, and v3 an "
+                    "empty timeout that Inngest cannot parse, so Inngest will not cancel as simulated"))
         out.append(entry)
     return out
 

@@ -67,7 +67,8 @@ TIMEOUT_KEYS = ("start", "finish")
 CANCEL_KEYS = ("event", "if", "timeout")
 #: Registered fields read elsewhere than FLOW_FIELDS.
 STRUCTURE = ("id", "name", "triggers", "steps", "cancel", "timeouts")
-#: createFunction options that are registered (as themselves, or as the field named here).
+#: createFunction options that are registered, with the registered field that carries them
+#: (``retries`` is ``steps.<step>.retries.attempts``, read by :func:`_retries`).
 REGISTERED_OPTIONS = {**{k: k for k in FLOW_FIELDS}, "timeouts": "timeouts", "cancelOn": "cancel",
                       "retries": "steps"}
 #: createFunction options with no effect on flow control, and options handled on their own.
@@ -101,6 +102,7 @@ class Registration:
     file: str
     origin: str                            # "inngest 4.24.0, typescript 6.0.3" or "registration JSON"
     functions: list[Registered]
+    sdk: str | None = None                 # "inngest 4.24.0": the SDK that registered them, from a module
 
 
 @dataclass
@@ -109,7 +111,7 @@ class Imported:
 
     data: dict[str, Any]
     text: str
-    notes: dict[str, list[str]] = field(default_factory=dict)   # function id (or "") -> not simulated
+    notes: dict[str, list[str]] = field(default_factory=dict)   # function id -> what is not simulated
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ def registration_of(found: Collected) -> Registration:
         label = slug[len(fn.app) + 1:] if fn.app and slug.startswith(f"{fn.app}-") else slug
         failure = next((c.get("id") for c in extra if _failure_target(c) == main.get("id")), None)
         functions.append(Registered(Node(main, (label,), source), fn.app, fn.options, failure))
-    return Registration(str(path), origin, functions)
+    return Registration(str(path), origin, functions, found.sdk)
 
 
 def read_registration_json(path: Path) -> Registration:
@@ -222,7 +224,7 @@ def to_scenario(reg: Registration, name: str) -> Imported:
     functions: list[dict[str, Any]] = []
     notes: dict[str, list[str]] = {}
     for f, fn_id in zip(reg.functions, ids):
-        out, left_out = _function(f, fn_id, reg.origin)
+        out, left_out = _function(f, fn_id, reg.sdk)
         if left_out:
             notes[fn_id] = left_out
         if out is not None:
@@ -255,7 +257,7 @@ def _function_ids(reg: Registration) -> list[str]:
     return stripped
 
 
-def _function(f: Registered, fn_id: str, origin: str) -> tuple[dict[str, Any] | None, list[str]]:
+def _function(f: Registered, fn_id: str, sdk: str | None) -> tuple[dict[str, Any] | None, list[str]]:
     """One function in the scenario's format, and what of it is not simulated."""
     node = f.node
     cfg = node.value
@@ -299,11 +301,11 @@ def _function(f: Registered, fn_id: str, origin: str) -> tuple[dict[str, Any] | 
     if f.failure_handler is not None:
         left_out.append(f"onFailure handler (registered as {f.failure_handler!r}; flowsim does not run it)")
     for option in f.options or ():
-        registered = REGISTERED_OPTIONS.get(option)
-        if registered is not None:
-            if cfg.get(registered) is None and not (option == "retries" and retries is not None):
-                _warn(node, f"`{option}` is set in the code, but {origin.split(',')[0]} does not register it, "
-                            "so Inngest ignores it; it is not imported (upgrade the SDK to have it applied)")
+        if option in REGISTERED_OPTIONS:
+            carried = retries if option == "retries" else cfg.get(REGISTERED_OPTIONS[option])
+            if carried is None:
+                _warn(node, f"`{option}` is set in the code, but {sdk} does not register it, so Inngest ignores "
+                            "it; it is not imported (upgrade the SDK to have it applied)")
         elif option not in QUIET_OPTIONS:
             left_out.append(f"`{option}` option (not modelled)")
     if not triggers:
@@ -356,8 +358,10 @@ def _cancel(node: Node, left_out: list[str]) -> dict[str, Any]:
         out["if"] = condition
     timeout = entry.get("timeout")
     if timeout == "":
-        _warn(node.child("timeout"), "an empty cancellation timeout (the SDK writes one for a duration under "
-                                     "1 s): Inngest's default of one year applies, and so it does here")
+        _warn(node.child("timeout"), "an empty cancellation timeout (the SDK registers one for a timeout its "
+                                     "`ms` cannot read, such as 1h30m, and v3 for one under 1 s): Inngest parses it "
+                                     "with str2duration when it schedules a run, which fails on an empty string, "
+                                     "so runs may not start at all; imported without a timeout (one year)")
     elif timeout is not None:
         out["timeout"] = timeout
     return out
