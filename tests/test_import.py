@@ -273,13 +273,22 @@ def test_functions_passed_to_serve_are_found(tmp_path, request, sdk):
         ("serve()", "web-hidden", 4)]
 
 
-def test_tsx_is_used_when_the_app_has_it(tmp_path, tmp_path_factory, v4):
+def test_tsx_is_used_when_the_app_has_it_with_tsconfig_paths(tmp_path, tmp_path_factory, v4):
     app = sdk_projects.app(tmp_path, v4, sdk_projects.package(tmp_path_factory, "tsx"))
-    (app / "client.ts").write_text(CLIENT)
-    (app / "functions.ts").write_text(APP_V4)
-    found = collect([app / "functions.ts"])[0]
+    (app / "tsconfig.json").write_text('{"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["src/*"]}}}')
+    (app / "src").mkdir()
+    (app / "src" / "client.ts").write_text(CLIENT)
+    (app / "src" / "functions.ts").write_text(APP_V4.replace('"./client"', '"@/client"'))
+    found = collect([app / "src" / "functions.ts"])[0]
     assert found.transpiler.startswith("tsx 4.")
     assert [f.configs[0]["id"] for f in found.functions] == ["shop-charge-card", "shop-send-receipts"]
+
+
+def test_a_path_alias_without_tsx_says_to_install_it(tmp_path, v4):
+    app = make_app(tmp_path, v4, {"functions.ts": APP_V4.replace('"./client"', '"@/client"')})
+    line = error_line(invoke(app / "functions.ts"))
+    assert "Error [ERR_MODULE_NOT_FOUND]: Cannot find package '@/client'" in line
+    assert "knows no tsconfig.json path aliases: npm install --save-dev tsx" in line
 
 
 def test_an_older_v3_sdk_is_read_and_what_it_does_not_register_is_said(tmp_path, tmp_path_factory):

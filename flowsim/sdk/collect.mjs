@@ -35,7 +35,10 @@ function fail(kind, details = {}) {
 }
 
 function describe(err) {
-  if (err instanceof Error) return { message: `${err.name}: ${err.message}`, stack: String(err.stack || "") };
+  if (err instanceof Error) {
+    const code = typeof err.code === "string" ? ` [${err.code}]` : "";      // as node prints it
+    return { message: `${err.name}${code}: ${err.message}`, stack: String(err.stack || "") };
+  }
   return { message: String(err), stack: "" };
 }
 

@@ -94,7 +94,7 @@ def collect(files: Sequence[str | os.PathLike[str]], timeout: float = TIMEOUT) -
     out = []
     for path, module in zip(paths, report["modules"]):
         if "error" in module:
-            raise ScenarioError(_module_message(module["error"], sdk), file=str(path))
+            raise ScenarioError(_module_message(module["error"], sdk, transpiler), file=str(path))
         functions = tuple(AppFunction(f["export"], f.get("app"), tuple(f["options"]), tuple(f["config"]))
                           for f in module["functions"])
         out.append(Collected(str(path), sdk, report["sdk"]["dir"], transpiler, tuple(module["exports"]), functions))
@@ -149,14 +149,18 @@ def _setup_message(error: dict[str, Any]) -> str:
     return f"the collector failed: {error}"
 
 
-def _module_message(error: dict[str, Any], sdk: str) -> str:
+def _module_message(error: dict[str, Any], sdk: str, transpiler: str | None) -> str:
     """Why a module could not be read: it threw while loading, or the SDK refused a function."""
     where = _location(error.get("stack", ""))
     at = f" (at {where})" if where else ""
     if error["kind"] == "load":
-        return (f"the module threw while node loaded it: {_first_line(error['message'])}{at}; flowsim runs it as "
-                "node would, so it must load without errors (fix it, or import the module that creates the "
-                "functions)")
+        message = _first_line(error["message"])
+        hint = ""
+        if "ERR_MODULE_NOT_FOUND" in message and transpiler and transpiler.startswith("typescript"):
+            hint = (" (typescript transpiles file by file and knows no tsconfig.json path aliases: "
+                    "npm install --save-dev tsx, which does)")
+        return (f"the module threw while node loaded it: {message}{at}{hint}; flowsim runs it as node would, so "
+                "it must load without errors (fix it, or import the module that creates the functions)")
     return f"{sdk} could not build a function's registration: {_first_line(error['message'])}{at}"
 
 
