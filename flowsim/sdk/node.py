@@ -54,7 +54,6 @@ class Collected:
 
     file: str
     sdk: str                 # "inngest 4.24.0"
-    sdk_dir: str
     transpiler: str | None   # "typescript 6.0.3", "tsx 4.19.2", None for JavaScript
     exports: tuple[str, ...]
     functions: tuple[AppFunction, ...]
@@ -97,7 +96,7 @@ def collect(files: Sequence[str | os.PathLike[str]], timeout: float = TIMEOUT) -
             raise ScenarioError(_module_message(module["error"], sdk, transpiler), file=str(path))
         functions = tuple(AppFunction(f["export"], f.get("app"), tuple(f["options"]), tuple(f["config"]))
                           for f in module["functions"])
-        out.append(Collected(str(path), sdk, report["sdk"]["dir"], transpiler, tuple(module["exports"]), functions))
+        out.append(Collected(str(path), sdk, transpiler, tuple(module["exports"]), functions))
     return out
 
 
