@@ -310,6 +310,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 from flowsim.analysis.cli import compare, plan, sweep  # noqa: E402
 from flowsim.export import export_app  # noqa: E402
+from flowsim.importer import import_cmd  # noqa: E402
 from flowsim.testing.cli import check as check_command  # noqa: E402
 from flowsim.traffic.cli import traffic_app  # noqa: E402
 
@@ -317,6 +318,7 @@ app.command()(compare)
 app.command()(sweep)
 app.command()(plan)
 app.command("check")(check_command)
+app.command("import")(import_cmd)
 app.add_typer(export_app, name="export")
 app.add_typer(traffic_app, name="traffic")
 

@@ -12,7 +12,9 @@ simulation used, normalised as Inngest reads them:
 
 * durations as Inngest time strings (``30s``, ``5m``, ``1h30m``, ``36h``; whole days from
   ``2d`` up in days; sub-second parts as fractional seconds, ``0.5s``, since the SDK's
-  ``TimeStr`` has no ``ms``); ``batchEvents.timeout``
+  ``TimeStr`` has no ``ms``), except where the SDK itself parses the duration with the
+  ``ms`` package (``cancelOn.timeout``, ``step.sleep``, ``waitForEvent``): one number and
+  one unit there (``90m``, ``1.5s``, see :func:`ms_str`); ``batchEvents.timeout``
   in seconds only (the SDK's ``TimeStrBatch``; Inngest parses it with Go's
   ``time.ParseDuration``, which has no ``d``, spec §2.2, §9.1);
 * ``concurrency`` a number when it is only a function limit, else the list of limits sorted
@@ -27,9 +29,13 @@ simulation used, normalised as Inngest reads them:
 * CEL expressions (keys, ``if``, ``priority.run``) as JavaScript string literals;
   ``cancelOn.match`` and ``waitForEvent.match`` as the dotted path the SDK expects.
 
-Two SDK shapes (``sdk``): ``v3``, ``createFunction(options, trigger, handler)``, and ``v4``,
-``createFunction({ ...options, triggers }, handler)``. A single trigger is an object,
-several an array. Output is deterministic: fixed key order, no timestamps.
+Two SDK shapes (``sdk``): ``v4``, the default and the current SDK's,
+``createFunction({ ...options, triggers }, handler)``, and ``v3``,
+``createFunction(options, trigger, handler)``. A single trigger is an object, several an
+array. Every comment line starts with ``//``, whatever it quotes: a text holding a line
+break (a long ``--set`` value, a file name) is split into several comment lines, on every
+character JavaScript ends a line at. Output is deterministic: fixed key order, no
+timestamps. ``flowsim import`` reads the output back (tests/test_import_roundtrip.py).
 """
 from __future__ import annotations
 
@@ -84,6 +90,24 @@ def time_str(seconds: float) -> str:
     return "".join(parts)
 
 
+def ms_str(seconds: float) -> str:
+    """A duration the SDK reads with the ``ms`` package: one number and one unit (``90m``,
+    ``36h``, ``500ms``), for ``cancelOn.timeout``, ``step.sleep`` and ``waitForEvent``'s
+    ``timeout``, which the SDK converts with ``ms()`` before registering them. ``ms`` reads
+    no compound form: ``ms("1h30m")`` is undefined, and the SDK then registers an empty
+    timeout. Whole days, hours, minutes or seconds in the largest unit that divides the
+    duration, else fractional seconds (``1.5s``: ``ms`` reads it, and the SDK's ``TimeStr``
+    type has no ``ms`` unit).
+    """
+    rest = round(seconds, 6)
+    if rest <= 0:
+        return "0s"
+    for unit, size in (("d", DAY), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest % size == 0:
+            return f"{int(rest // size)}{unit}"
+    return f"{_decimal(rest)}s"
+
+
 def batch_time_str(seconds: float) -> str:
     """A ``batchEvents.timeout``: seconds only (``300s``), the SDK's ``TimeStrBatch`` (spec §9.1)."""
     return f"{_decimal(round(seconds, 6))}s"
@@ -110,7 +134,7 @@ def js(value: Any, indent: int = 0, column: int = 0, expand: bool = False) -> st
     if isinstance(value, dict):
         for k, v in value.items():
             if isinstance(v, Comment):
-                lines.append(f"{pad}// {v}")
+                lines.extend(comment_lines(v, pad))
                 continue
             head = f"{pad}{k}: "
             lines.append(f"{head}{js(v, indent + 1, len(head))},")
@@ -122,6 +146,17 @@ def js(value: Any, indent: int = 0, column: int = 0, expand: bool = False) -> st
 
 class Comment(str):
     """A ``// comment`` line among an object's entries (the object is then written over several lines)."""
+
+
+#: The characters that end a line in JavaScript (ECMA-262 LineTerminator); a ``//`` comment
+#: ends at any of them.
+_LINE_TERMINATORS = re.compile("\r\n|[\n\r\u2028\u2029]")
+
+
+def comment_lines(text: str, indent: str = "") -> list[str]:
+    """``text`` as ``//`` comment lines: one per line of the text, so that no part of it
+    can end up outside a comment."""
+    return [f"{indent}// {line}".rstrip() for line in _LINE_TERMINATORS.split(text)]
 
 
 def js_string(text: str) -> str:
@@ -239,14 +274,18 @@ def _mechanisms(fn: FunctionSpec, raw_fn: dict[str, Any]) -> dict[str, Any]:
 
 def _cancel_on(fn: FunctionSpec) -> list[dict[str, Any]]:
     out = []
-    for c in fn.cancel_on:
+    for i, c in enumerate(fn.cancel_on):
         entry: dict[str, Any] = {"event": c.event}
         if c.match is not None:
             entry["match"] = c.match
         if c.condition is not None:
             entry["if"] = c.condition.text
         if c.timeout is not None:
-            entry["timeout"] = time_str(c.timeout)
+            entry["timeout"] = ms_str(c.timeout)
+            if 0 < c.timeout < 1:
+                warnings.warn(ScenarioWarning(
+                    f"{fn.id}: cancelOn[{i}].timeout {entry['timeout']} is under 1s: SDK v4 registers 1s, and v3 an "
+                    "empty timeout that Inngest cannot parse, so Inngest will not cancel as simulated"))
         out.append(entry)
     return out
 
@@ -289,9 +328,9 @@ def _step_lines(fn: FunctionSpec) -> list[str]:
                 note += f", {_decimal(s.failure_rate * 100)}% of attempts fail"
             lines.append(f"// await step.run({name}, async () => {{ /* ... */ }}); // modelled: {note}")
         elif isinstance(s, SleepStep):
-            lines.append(f"// await step.sleep({name}, {js(time_str(s.duration))});")
+            lines.append(f"// await step.sleep({name}, {js(ms_str(s.duration))});")
         elif isinstance(s, WaitStep):
-            opts: dict[str, Any] = {"event": s.event, "timeout": time_str(s.timeout)}
+            opts: dict[str, Any] = {"event": s.event, "timeout": ms_str(s.timeout)}
             if s.match is not None:
                 opts["match"] = s.match
             if s.condition is not None:
@@ -329,7 +368,7 @@ def _function(fn: FunctionSpec, raw_fn: dict[str, Any], name: str, sdk: str) -> 
 
 
 def to_typescript(scenario: Scenario, function_id: str | None = None, *, variant: str = BASE,
-                  overrides: Sequence[Override] = (), sdk: str = "v3") -> str:
+                  overrides: Sequence[Override] = (), sdk: str = "v4") -> str:
     """The scenario's functions (or only ``function_id``) as ``inngest.createFunction`` calls.
 
     ``variant`` and ``overrides`` only name, in the header comment, what was applied to
@@ -349,15 +388,15 @@ def to_typescript(scenario: Scenario, function_id: str | None = None, *, variant
     source = f" ({Path(scenario.file).name})" if scenario.file and scenario.file != "<dict>" else ""
     shape = ("createFunction(options, trigger, handler)" if sdk == "v3"
              else "createFunction({ ...options, triggers }, handler)")
-    header = [f"// flowsim export ts: scenario {js_string(scenario.name)}{source}, variant {js_string(variant)}."]
-    header += [f"// override: {ov.describe()}" for ov in overrides]
-    header += [
-        f"// Options as flowsim simulated them; Inngest TypeScript SDK {sdk}: {shape}.",
-        "// Handlers are skeletons: each modelled step is a comment, to replace with your code.",
-        f"// Account concurrency simulated: {scenario.account.concurrency} (a plan limit, not a function option).",
-        "",
-        'import { inngest } from "./client";',
+    notes = [f"flowsim export ts: scenario {js_string(scenario.name)}{source}, variant {js_string(variant)}."]
+    notes += [f"override: {ov.describe()}" for ov in overrides]
+    notes += [
+        f"Options as flowsim simulated them; Inngest TypeScript SDK {sdk}: {shape}.",
+        "Handlers are skeletons: each modelled step is a comment, to replace with your code.",
+        f"Account concurrency simulated: {scenario.account.concurrency} (a plan limit, not a function option).",
     ]
+    header = [line for note in notes for line in comment_lines(note)]
+    header += ["", 'import { inngest } from "./client";']
     taken: dict[str, int] = {}
     blocks = []
     for fn in functions:
@@ -392,8 +431,9 @@ def export_ts(scenario: Path = typer.Argument(..., help="The scenario YAML file.
               sets: Optional[List[str]] = typer.Option(None, "--set", metavar="PATH=VALUE",
                                                        help="Override a field first, e.g. "
                                                             "functions.my-fn.concurrency=8 (repeatable)."),
-              sdk: str = typer.Option("v3", "--sdk", help="v3: createFunction(options, trigger, handler); "
-                                                          "v4: the triggers inside the options.")) -> None:
+              sdk: str = typer.Option("v4", "--sdk", help="v4 (the current SDK): the triggers inside the options, "
+                                                          "createFunction({ ...options, triggers }, handler); "
+                                                          "v3: createFunction(options, trigger, handler).")) -> None:
     """Print the functions' createFunction options (flow control, retries, timeouts) as TypeScript."""
     from rich.console import Console
     from rich.markup import escape

@@ -8,12 +8,14 @@ an intended change of the output, regenerate them and review the diff:
     git diff tests/golden/export/
 
 (with the variable set, each golden is rewritten from the current output before it is
-compared). The goldens were type-checked against the SDK with ``tsc --strict`` (inngest
-3.54 for the default ``v3`` shape, 4.24 for ``--sdk v4``) once, by hand.
+compared). The goldens are in the default shape, SDK v4's; tests/test_export_sdk.py
+typechecks every shipped scenario and variant against the real ``inngest@4`` and, with
+``--sdk v3``, ``inngest@3``.
 """
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 import warnings
 from pathlib import Path
@@ -22,8 +24,9 @@ import pytest
 from hypothesis import given, strategies as st
 from typer.testing import CliRunner
 
+from flowsim.analysis.overrides import parse_assignment
 from flowsim.errors import ScenarioError, ScenarioWarning
-from flowsim.export import batch_time_str, export_app, js_string, load_for_export, time_str, to_typescript
+from flowsim.export import batch_time_str, export_app, js_string, load_for_export, ms_str, time_str, to_typescript
 from tests.test_analysis_cli import YAML
 from flowsim.scenario.load import load_scenario
 from flowsim.units import parse_duration
@@ -121,7 +124,7 @@ export const fn1stEverything = inngest.createFunction(
   [{ event: "orders/*", if: "event.data.total > 100" }, { event: "order/placed" }],
   async ({ event, step }) => {
     // await step.run('charge "card"', async () => { /* ... */ }); // modelled: uniform(1s, 3s), 0.5% of attempts fail
-    // await step.sleep("cool-off", "1h30m");
+    // await step.sleep("cool-off", "90m");
     // await step.waitForEvent("shipped", { event: "order/shipped", timeout: "7d", if: "async.data.id == event.data.id" });
   },
 );
@@ -159,8 +162,9 @@ export const sync = inngest.createFunction(
 
 def test_every_option_in_the_sdk_shape():
     """Normalised values: throttle limit 0 → 1 and period truncated (§4.1), idempotency
-    replacing rateLimit (§5.1), concurrency sorted by limit (§3.1), match as a path..."""
-    assert to_typescript(quiet_load(EVERYTHING)) == EVERYTHING_TS
+    replacing rateLimit (§5.1), concurrency sorted by limit (§3.1), match as a path; the
+    SDK v3 shape, with the trigger as the second argument..."""
+    assert to_typescript(quiet_load(EVERYTHING), sdk="v3") == EVERYTHING_TS
 
 
 def test_v4_puts_the_triggers_in_the_options():
@@ -208,6 +212,43 @@ def test_unknown_function_or_sdk_is_a_scenario_error():
 ])
 def test_time_str(seconds, text):
     assert time_str(seconds) == text
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (0, "0s"), (0.5, "0.5s"), (1, "1s"), (90, "90s"), (120, "2m"), (5400, "90m"), (3600, "1h"), (129600, "36h"),
+    (86400, "1d"), (604800, "7d"), (90061, "90061s"), (1.5, "1.5s"),
+])
+def test_ms_str_is_one_number_and_one_unit(seconds, text):
+    """What the SDK's ms() reads: cancelOn.timeout, step.sleep, waitForEvent's timeout."""
+    assert ms_str(seconds) == text
+
+
+@given(st.floats(min_value=0, max_value=30 * 86400, allow_nan=False))
+def test_ms_str_reads_back_as_the_same_duration(seconds):
+    assert parse_duration(ms_str(seconds)) == pytest.approx(round(seconds, 6), abs=1e-6)
+
+
+def test_a_sub_second_cancel_timeout_is_warned_about():
+    sc = quiet_load({**EVERYTHING, "functions": [{**EVERYTHING["functions"][2],
+                                                  "cancelOn": [{"event": "x", "timeout": "500ms"}]}]})
+    with pytest.warns(ScenarioWarning, match=r"sync: cancelOn\[0\].timeout 0.5s is under 1s: SDK v4 registers 1s"):
+        text = to_typescript(sc)
+    assert '{ event: "x", timeout: "0.5s" }' in text
+
+
+def test_header_lines_are_comments_whatever_they_quote(tmp_path):
+    """A file name holding a line break JavaScript knows (U+2028) and an override that YAML
+    wraps at 80 columns: each piece is a comment line of its own."""
+    path = tmp_path / "odd\u2028name.yaml"
+    path.write_text(VARIANTS)
+    long = parse_assignment("functions.f.throttle={limit: 4, period: 10s, key: event.data.customer.id + '-' + "
+                            "event.data.region + '-' + event.data.plan}")
+    assert "\n" in long.describe()         # yaml.safe_dump wraps it at 80 columns
+    sc, applied = load_for_export(path, "base", [long])
+    header = to_typescript(sc, overrides=applied).split("\n\nimport")[0]
+    lines = re.split("\r\n|[\n\r\u2028\u2029]", header)
+    assert len(lines) == 7 and all(line.startswith("//") for line in lines), lines
+    assert lines[1] == '// name.yaml), variant "base".'
 
 
 def test_batch_timeout_is_in_seconds_only():
@@ -264,6 +305,7 @@ def test_cli_applies_set_before_the_variant(scenario_file):
         ''') in result.stdout
     assert ('  {\n'
             '    id: "f",\n'
+            '    triggers: { event: "go" },\n'
             '    concurrency: 7,\n'
             '    throttle: { limit: 4, period: "10s", key: "event.data.user" },\n'
             '    retries: 1,\n'

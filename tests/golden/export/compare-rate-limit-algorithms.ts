@@ -1,5 +1,5 @@
 // flowsim export ts: scenario "compare-rate-limit-algorithms" (compare-rate-limit-algorithms.yaml), variant "base".
-// Options as flowsim simulated them; Inngest TypeScript SDK v3: createFunction(options, trigger, handler).
+// Options as flowsim simulated them; Inngest TypeScript SDK v4: createFunction({ ...options, triggers }, handler).
 // Handlers are skeletons: each modelled step is a comment, to replace with your code.
 // Account concurrency simulated: 1000 (a plan limit, not a function option).
 
@@ -8,10 +8,10 @@ import { inngest } from "./client";
 export const send = inngest.createFunction(
   {
     id: "send",
+    triggers: { event: "send" },
     rateLimit: { limit: 10, period: "1m", key: "event.data.user" },
     retries: 4,
   },
-  { event: "send" },
   async ({ event, step }) => {
     // await step.run("call-api", async () => { /* ... */ }); // modelled: 200ms
   },

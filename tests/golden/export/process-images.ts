@@ -1,5 +1,5 @@
 // flowsim export ts: scenario "process-images" (process-images.yaml), variant "base".
-// Options as flowsim simulated them; Inngest TypeScript SDK v3: createFunction(options, trigger, handler).
+// Options as flowsim simulated them; Inngest TypeScript SDK v4: createFunction({ ...options, triggers }, handler).
 // Handlers are skeletons: each modelled step is a comment, to replace with your code.
 // Account concurrency simulated: 1000 (a plan limit, not a function option).
 
@@ -8,10 +8,10 @@ import { inngest } from "./client";
 export const processImages = inngest.createFunction(
   {
     id: "process-images",
+    triggers: { event: "image/uploaded" },
     concurrency: 5,
     retries: 4,
   },
-  { event: "image/uploaded" },
   async ({ event, step }) => {
     // await step.run("resize", async () => { /* ... */ }); // modelled: lognormal(median=800ms, p99=3s), 1% of attempts fail
     // await step.run("upload-thumbnail", async () => { /* ... */ }); // modelled: 300ms

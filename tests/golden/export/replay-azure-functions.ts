@@ -1,5 +1,5 @@
 // flowsim export ts: scenario "replay-azure-functions" (replay-azure-functions.yaml), variant "base".
-// Options as flowsim simulated them; Inngest TypeScript SDK v3: createFunction(options, trigger, handler).
+// Options as flowsim simulated them; Inngest TypeScript SDK v4: createFunction({ ...options, triggers }, handler).
 // Handlers are skeletons: each modelled step is a comment, to replace with your code.
 // Account concurrency simulated: 1000 (a plan limit, not a function option).
 
@@ -8,10 +8,10 @@ import { inngest } from "./client";
 export const perApp = inngest.createFunction(
   {
     id: "per-app",
+    triggers: { event: "azure/invocation" },
     concurrency: [{ limit: 4, key: "event.data.app" }],
     retries: 0,
   },
-  { event: "azure/invocation" },
   async ({ event, step }) => {
     // await step.run("invoke", async () => { /* ... */ }); // modelled: 250ms
   },
@@ -20,9 +20,9 @@ export const perApp = inngest.createFunction(
 export const unlimited = inngest.createFunction(
   {
     id: "unlimited",
+    triggers: { event: "azure/invocation" },
     retries: 0,
   },
-  { event: "azure/invocation" },
   async ({ event, step }) => {
     // await step.run("invoke", async () => { /* ... */ }); // modelled: 250ms
   },
