@@ -11,8 +11,10 @@ a profile and may override single constants::
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, fields, replace
 
+from flowsim.errors import ScenarioWarning
 from flowsim.scenario.source import Node
 
 BACKOFF_TABLE = (15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 2400.0, 3600.0, 7200.0)
@@ -127,16 +129,29 @@ _DURATIONS = {"future_at_limit", "throttle_rescan", "debounce_delay", "debounce_
               "concurrency_retry", "throttle_backoff_max"}
 MIN_SHADOW_TICK = 0.001
 """A nonzero ``shadow_tick`` must be at least 1 ms (Inngest's clocks are in milliseconds)."""
+KEY_QUEUE_CONSTANTS = ("shadow_tick", "backlog_lookahead", "backlog_peek", "refill_size", "step_backlog_weight",
+                       "start_backlog_weight", "key_backoff_step", "concurrency_requeue", "concurrency_retry",
+                       "throttle_backoff_max")
+"""The constants only the key-queue path reads (§3.4)."""
 
 
-def parse_platform(node: Node | None) -> Platform:
-    """Parse the scenario's ``platform`` field: a profile name or a mapping of overrides."""
+def parse_platform(node: Node | None, key_queues: bool = False) -> Platform:
+    """Parse the scenario's ``platform`` field: a profile name or a mapping of overrides.
+
+    A key-queue constant set while the account does not use key queues (``key_queues``)
+    changes nothing, and is warned about."""
     if node is None:
         return INNGEST
     if isinstance(node.value, str):
         return PROFILES[node.choice(PROFILES)]
     names = [f.name for f in fields(Platform) if f.name != "backoff"]
     node.mapping(names)
+    if not key_queues:
+        for name in KEY_QUEUE_CONSTANTS:
+            if node.get(name) is not None:
+                warnings.warn(ScenarioWarning(node.child(name).error(
+                    f"{name} applies only to the key-queue path (account: {{key_queues: true}}); this "
+                    "scenario uses the default path, which ignores it").format()))
     base = PROFILES[node.get("profile").choice(PROFILES)] if node.get("profile") else INNGEST
     overrides = {}
     for key, child in node.items():

@@ -137,6 +137,7 @@ class ShadowPartition:
         self.timer: "Scheduled | None" = None       # continuous scanner: its next requeue time
         self.timer_at = math.inf
         self.future: list[float] = []               # continuous scanner: scores not yet due (a heap)
+        self.retry_at = math.inf                    # continuous scanner: the earliest retry of an item's own refusal
 
     # -- items in and out ---------------------------------------------------------------
     def enqueue(self, item: QueueItem, ready: float, now: float) -> None:
@@ -203,7 +204,10 @@ class ShadowPartition:
             self.scanner.due(self)
 
     def _start(self, item: QueueItem) -> None:
+        """Start a refilled item, holding the slots its refill took."""
         item.in_queue = False
+        if item.reason is not None:
+            item.note_reason(None, self.world.now)
         self.world._start(item, item.held, True)
 
     # -- the scan -------------------------------------------------------------------------
@@ -217,6 +221,7 @@ class ShadowPartition:
         ``refill_size`` with more items due and nothing refusing them)."""
         sc = self.scanner
         until = now + sc.lookahead
+        self.retry_at = math.inf
         due = [b for b in self.backlogs.values() if b.pointer <= until]
         if not continuous and len(due) > sc.peek:
             due.sort(key=lambda b: (b.pointer, b.id))
@@ -263,15 +268,15 @@ class ShadowPartition:
         """Refill ``b`` once: (items granted, Inngest's limiting constraint, whether items
         are left due that nothing refused: the refill size cut it)."""
         window = b.items.window(self.scanner.refill_size)
+        uniform = self.uniform
         granted: list[QueueItem] = []
-        stopped: QueueItem | None = None
-        limit: Limit | None = None
+        refusals: list[Limit] = []       # of the item that ended the refill, by every backlog-wide constraint
         for item in window:
             if item.score > until:
                 break               # not due yet, nor any later item
             constraints = self.start_constraints if item.is_start else self.step_constraints
             refusal = None
-            for c in constraints:
+            for k, c in enumerate(constraints):
                 refusal = c.check(item, now)
                 if refusal is not None:
                     break
@@ -281,25 +286,25 @@ class ShadowPartition:
                 item.held = constraints
                 granted.append(item)
                 continue
-            if self.uniform[id(c)]:         # every later item would be refused alike
-                stopped = item
-                limit = (c, refusal)
+            if uniform[id(c)]:         # every later item would be refused alike
+                refusals = [(c, refusal)] + self._refusals(item, constraints[k + 1:], now)
                 break
             self._note(item, b, refusal.reason, c, now)     # its own refusal: skip it
+            if refusal.retry_at is not None and refusal.retry_at < self.retry_at:
+                self.retry_at = refusal.retry_at
         if granted:
             b.items.started(granted)
             for item in granted:
                 del self.where[item.seq]
         left = len(b.items)
-        if stopped is None and granted and left:
-            stopped = granted[-1]         # exhausted by what it granted? (the same answer for its backlog)
-        refusals = self._refusals(stopped, now) if stopped is not None else []
+        if not refusals and granted and left:
+            # Exhausted by what it granted? (Asked of the last one: the same answer for its backlog.)
+            last = granted[-1]
+            refusals = self._refusals(last, self.start_constraints if last.is_start else self.step_constraints, now)
         limiting = None
         if refusals:
-            limit = limit or refusals[0]
-            limiting = self._limiting(refusals)
-            b.pointer = self._requeue_at(b, limiting, refusals, now)
-            self._set_reason(b, limit[1].reason, limit[0], now)
+            limiting = self._requeue(b, refusals, now)
+            self._set_reason(b, refusals[0][1].reason, refusals[0][0], now)
         else:
             b.hits = 0
             if left:
@@ -308,10 +313,8 @@ class ShadowPartition:
         if not left:
             del self.backlogs[b.id]
         if granted:
-            self._log_refill(b, len(granted), left, limit)
+            self._log_refill(b, len(granted), left, refusals[0] if refusals else None)
             for item in granted:
-                if item.reason is not None:
-                    item.note_reason(None, now)
                 if max(item.at, item.score) <= now:
                     if item.timer is not None:
                         item.timer.cancel()
@@ -322,39 +325,41 @@ class ShadowPartition:
         more = not refusals and bool(left) and b.earliest() <= until
         return len(granted), limiting, more
 
-    def _refusals(self, item: QueueItem, now: float) -> list[Limit]:
-        """Every refusal of ``item`` by a constraint whose answer holds for its whole backlog."""
-        constraints = self.start_constraints if item.is_start else self.step_constraints
+    def _refusals(self, item: QueueItem, constraints: Sequence[Constraint], now: float) -> list[Limit]:
+        """The refusals of ``item`` by those of ``constraints`` whose answer holds for its whole backlog."""
+        uniform = self.uniform
         out = []
         for c in constraints:
-            if self.uniform[id(c)]:
+            if uniform[id(c)]:
                 refusal = c.check(item, now)
                 if refusal is not None:
                     out.append((c, refusal))
         return out
 
-    @staticmethod
-    def _limiting(refusals: list[Limit]) -> Limit:
-        """Inngest's limiting constraint among the refusals (the last exhausted one in its
-        sort order, ``ConvertLimitingConstraint``): a keyed limit (a refusal that neither
-        stops nor has a retry time), else the function or account limit, else the throttle."""
-        for kind in (lambda r: not r.stop and r.retry_at is None, lambda r: r.stop):
-            for limit in refusals:
-                if kind(limit[1]):
-                    return limit
-        return refusals[0]
-
-    def _requeue_at(self, b: Backlog, limiting: Limit, refusals: list[Limit], now: float) -> float:
-        """When a refused backlog is due again (``ProcessShadowPartitionBacklog``): after the
-        keyed back-off, else at the latest retry time of the refusing constraints."""
+    def _requeue(self, b: Backlog, refusals: list[Limit], now: float) -> Limit:
+        """Requeue a refused backlog (``ProcessShadowPartitionBacklog``) and return Inngest's
+        limiting constraint: the last exhausted one in its sort order
+        (``ConvertLimitingConstraint``), so a keyed limit (a refusal that neither stops nor
+        has a retry time), else the function or account limit, else the throttle. A keyed
+        limit requeues the backlog after its back-off, anything else at the latest retry time
+        of the refusing constraints (a concurrency limit's ``concurrency_retry``)."""
         sc = self.scanner
-        refusal = limiting[1]
-        if not refusal.stop and refusal.retry_at is None:
-            backoff = min(b.hits * sc.key_backoff_step, sc.concurrency_requeue)
+        keyed = stop = None
+        retry = -math.inf
+        for limit in refusals:
+            refusal = limit[1]
+            if refusal.stop:
+                stop = stop or limit
+            elif refusal.retry_at is None:
+                keyed = keyed or limit
+            t = refusal.retry_at if refusal.retry_at is not None else now + sc.concurrency_retry
+            if t > retry:
+                retry = t
+        if keyed is not None:
+            retry = now + min(b.hits * sc.key_backoff_step, sc.concurrency_requeue)
             b.hits += 1
-            return now + min(backoff, sc.throttle_backoff_max)
-        retry = max(r.retry_at if r.retry_at is not None else now + sc.concurrency_retry for _, r in refusals)
-        return min(retry, now + sc.throttle_backoff_max)
+        b.pointer = min(retry, now + sc.throttle_backoff_max)
+        return keyed or stop or refusals[0]
 
     # -- wait reasons and the decision log -----------------------------------------------------
     def _set_reason(self, b: Backlog, reason: str, constraint: Constraint | None, now: float) -> None:
@@ -393,7 +398,8 @@ class ShadowPartition:
     # -- the continuous scanner's timer --------------------------------------------------------
     def next_time(self, now: float) -> float:
         """The continuous scanner's next look at this function: when its pointer, a
-        backlog's requeue time or an item's score comes due (``inf`` if never)."""
+        backlog's requeue time or an item's score comes within the lookahead, or the retry
+        time of an item's own refusal comes (``inf`` if never)."""
         la = self.scanner.lookahead
         until = now + la
         if not self.backlogs:
@@ -406,7 +412,7 @@ class ShadowPartition:
             heapq.heappop(future)
         if future:
             t = min(t, future[0])
-        return t - la
+        return min(t - la, self.retry_at if self.retry_at > now else math.inf)
 
 
 class ShadowScanner:
