@@ -68,6 +68,10 @@ if TYPE_CHECKING:
 
 BACKLOG = "backlog"
 """The wait reason of an item that waits in its backlog for the shadow scanner only."""
+DEFAULT_BACKLOG = "steps"
+"""The backlog of a function's continuing runs without keys (Inngest's ``fn:<id>``); a
+backlog's id is this or ``start``, then the keys the constraints name, space-separated."""
+START_BACKLOG = "start"
 
 Limit = tuple[Constraint, Refusal]
 
@@ -91,7 +95,7 @@ def splits_backlogs(constraint: Constraint) -> bool:
 class Backlog:
     """One backlog: its items in score order, its pointer (when it is due) and its state."""
 
-    __slots__ = ("id", "start", "items", "pointer", "hits", "reason", "constraint")
+    __slots__ = ("id", "start", "items", "pointer", "hits", "reason", "constraint", "retry_at")
 
     def __init__(self, backlog_id: str, start: bool) -> None:
         self.id = backlog_id
@@ -99,8 +103,9 @@ class Backlog:
         self.items = ScoreOrder()
         self.pointer = math.inf
         self.hits = 0                   # successive refusals by a keyed limit
-        self.reason = BACKLOG           # why its due items wait, and who said so
+        self.reason = BACKLOG           # why its due items wait, who said so, and until when
         self.constraint: Constraint | None = None
+        self.retry_at: float | None = None
 
     def earliest(self) -> float:
         """The lowest score of its items (``inf`` when empty)."""
@@ -117,8 +122,6 @@ class ShadowPartition:
     def __init__(self, scanner: "ShadowScanner", fn: "FunctionRuntime", constraints: list[Constraint]) -> None:
         self.scanner = scanner
         self.world = scanner.world
-        self.fn = fn
-        self.index = fn.index
         self.name = fn.spec.id
         ordered = sorted(constraints, key=lambda c: not c.stop)     # the walk's order: stop-kinds first
         self.start_constraints = ordered
@@ -162,7 +165,7 @@ class ShadowPartition:
 
     def _backlog_id(self, item: QueueItem) -> str:
         keyers = self.start_keyers if item.is_start else self.step_keyers
-        parts = ["start" if item.is_start else "run"]
+        parts = [START_BACKLOG if item.is_start else DEFAULT_BACKLOG]
         for c in keyers:
             key = c.backlog_key(item)
             if key is not None:
@@ -180,8 +183,8 @@ class ShadowPartition:
         if self.ready.pop(item.seq, None) is not None:
             for c in item.held:
                 c.release(item, now)
+            self.scanner.released(item)
             item.held = ()
-            self.scanner.released()
             return
         b = self.where.pop(item.seq)
         b.items.remove(item)
@@ -230,14 +233,14 @@ class ShadowPartition:
         weights = [sc.start_weight if b.start else sc.step_weight for b in due]
         order = [due[i] for i in weighted_order(self.rng, weights)]
         if self.boost:
-            default = self.backlogs.get("run")
+            default = self.backlogs.get(DEFAULT_BACKLOG)
             if default is not None:
                 order.insert(0, default)
         requeue_at = -math.inf
         again = False
         refilled = 0
         for position, b in enumerate(order):
-            times = len(order) if self.boost and b.id == "run" else 1
+            times = len(order) if self.boost and b.id == DEFAULT_BACKLOG else 1
             for _ in range(times):
                 if self.backlogs.get(b.id) is not b:        # emptied earlier in this scan
                     break
@@ -269,6 +272,7 @@ class ShadowPartition:
         are left due that nothing refused: the refill size cut it)."""
         window = b.items.window(self.scanner.refill_size)
         uniform = self.uniform
+        prior = (b.reason, b.constraint, b.retry_at)      # why its items waited until now
         granted: list[QueueItem] = []
         refusals: list[Limit] = []       # of the item that ended the refill, by every backlog-wide constraint
         for item in window:
@@ -304,7 +308,7 @@ class ShadowPartition:
         limiting = None
         if refusals:
             limiting = self._requeue(b, refusals, now)
-            self._set_reason(b, refusals[0][1].reason, refusals[0][0], now)
+            self._set_reason(b, refusals[0][1].reason, refusals[0][0], now, refusals[0][1].retry_at)
         else:
             b.hits = 0
             if left:
@@ -315,6 +319,7 @@ class ShadowPartition:
         if granted:
             self._log_refill(b, len(granted), left, refusals[0] if refusals else None)
             for item in granted:
+                self._freed_since(item, prior, now)
                 if max(item.at, item.score) <= now:
                     if item.timer is not None:
                         item.timer.cancel()
@@ -362,14 +367,32 @@ class ShadowPartition:
         return keyed or stop or refusals[0]
 
     # -- wait reasons and the decision log -----------------------------------------------------
-    def _set_reason(self, b: Backlog, reason: str, constraint: Constraint | None, now: float) -> None:
+    def _set_reason(self, b: Backlog, reason: str, constraint: Constraint | None, now: float,
+                    retry_at: float | None = None) -> None:
         """Say why ``b``'s due items wait from now on; when it changes, every one of them is told."""
+        b.retry_at = retry_at
         if b.reason == reason and b.constraint is constraint:
             return
         b.reason = reason
         b.constraint = constraint
         for item in b.items.items:
             self._note(item, b, reason, constraint, now)
+
+    def _freed_since(self, item: QueueItem, prior: tuple[str, Constraint | None, float | None], now: float) -> None:
+        """A refilled item that waited for its backlog's refusal (``prior``: its reason,
+        constraint and retry time): from the moment that refusal no longer held (the
+        constraint's last release of the item's key, or the retry time) until now it waited
+        only for the scanner (``backlog``). A release of a constraint object of another
+        function (an account or env limit each function holds its own copy of) is not seen."""
+        reason, c, retry_at = prior
+        if c is None or item.reason != reason:
+            return
+        if retry_at is not None:
+            since = retry_at
+        else:
+            since = self.scanner.freed.get((id(c), c.backlog_key(item)), -math.inf)
+        if item.reason_since < since < now:
+            item.note_reason(BACKLOG, since)
 
     def _note(self, item: QueueItem, b: Backlog, reason: str, constraint: Constraint | None, now: float) -> None:
         if item.reason == reason or max(item.at, item.score) > now:
@@ -421,7 +444,6 @@ class ShadowScanner:
     def __init__(self, world: "World") -> None:
         p = world.platform
         self.world = world
-        self.tick = p.shadow_tick
         self.tick_us = round(p.shadow_tick * 1e6)
         self.lookahead = p.backlog_lookahead
         self.peek = p.backlog_peek
@@ -439,6 +461,7 @@ class ShadowScanner:
         self.armed_at = math.inf
         self.last_tick = -math.inf
         self.pending = False                        # continuous: a scan is due now
+        self.freed: dict[tuple[int, str | None], float] = {}     # (constraint, key) -> its last release
 
     def partition(self, fn: "FunctionRuntime", constraints: list[Constraint]) -> ShadowPartition:
         """The backlogs of ``fn`` (its ``queue`` with key queues)."""
@@ -473,9 +496,15 @@ class ShadowScanner:
         if self.continuous:
             self._mark(part)
 
-    def released(self) -> None:
-        """A slot was released (``World._end_item``, a cancelled refilled item): a
-        continuous scanner scans every function with waiting items; ticks ignore it."""
+    def released(self, item: QueueItem) -> None:
+        """``item`` released its slots (``World._end_item``, a cancelled refilled item): a
+        continuous scanner scans every function with waiting items; ticks do not, but the
+        time is kept, per constraint and key, so that an item refused by it and refilled
+        later waits for the scanner (``backlog``) from then on."""
+        now = self.world.now
+        freed = self.freed
+        for c in item.held:
+            freed[(id(c), c.backlog_key(item))] = now
         if self.continuous:
             for part in self.partitions:
                 if part.backlogs:

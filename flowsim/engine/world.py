@@ -592,13 +592,13 @@ class World:
         now = self.env._now
         for c in item.held:
             c.release(item, now)
+        if self.backlogs is not None:
+            self.backlogs.released(item)
         item.held = ()
         item.ended_at = now
         for fn in self.functions:      # capacity was released: walk the queues it may unblock
             if fn.blocked and not fn.dirty:
                 self._mark(fn)
-        if self.backlogs is not None:
-            self.backlogs.released()
         run = item.run
         if run.state in FINAL:      # cancelled while executing: the request finished, its result is discarded
             self._step_row(item, "cancelled")
