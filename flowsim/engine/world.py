@@ -16,7 +16,9 @@ any other timer (:class:`Scheduled`). The way an event travels (spec §1):
 4. the function's queue is walked (:mod:`flowsim.engine.queue`) whenever an item
    becomes ready (with one function, an item ready alone in an empty queue is walked
    alone, and a walk that could start nothing is skipped: see :meth:`World._offer`),
-   capacity is released, or a throttle's retry time comes.
+   capacity is released, or a throttle's retry time comes. With key queues
+   (``account.key_queues``, §3.4) items go instead into per-key backlogs, which the shadow
+   scanner of :mod:`flowsim.engine.backlogs` refills at its ticks (``World.backlogs``).
 
 Every fact is recorded as it happens, into the tables' recorder or the summary-only one;
 :meth:`World.run` returns the recorder.
