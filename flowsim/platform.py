@@ -84,8 +84,8 @@ class Platform:
     """A backlog refused by a keyed limit is requeued ``min(hits × step, concurrency_requeue)``
     later, ``hits`` its successive refusals (``requeueBackOff``, ``backlog.go``). At the
     spec's snapshot nothing increments ``hits`` any more (the counter left
-    ``backlogRefill.lua`` in #3765), so production requeues it at once: 0. 1 s gives the
-    spec's ``min(hits s, 5 s)``."""
+    ``backlogRefill.lua`` in April 2026), so production requeues it at once: 0. 1 s gives
+    the spec's ``min(hits s, 5 s)``."""
     concurrency_requeue: float = 5.0
     """A function whose refill was cut short by the function or account limit is not scanned
     again for 5 s, unless an enqueue pulls it earlier; also the cap of the keyed back-off

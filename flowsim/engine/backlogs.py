@@ -49,13 +49,16 @@ Wait reasons (``steps.waits``, ``blocked_by``): a refused item waits for the ref
 constraint's reason, as in the walk; the other items of its backlog take the backlog's
 reason (the last refill's refusal, or ``backlog`` while they wait only for the scanner:
 its tick, the refill size, the backlog peek or a requeue); an item refused by a
-constraint that does not split backlogs has its own reason. Only items already due wait.
+constraint that does not split backlogs has its own reason. A refilled item that waited
+for its backlog's refusal waited for the scanner from the moment that refusal stopped
+holding (the constraint's last release of its key, or the retry time) until its refill.
+Only items already due wait.
 """
 from __future__ import annotations
 
 import heapq
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
