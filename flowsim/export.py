@@ -394,6 +394,8 @@ def to_typescript(scenario: Scenario, function_id: str | None = None, *, variant
         f"Options as flowsim simulated them; Inngest TypeScript SDK {sdk}: {shape}.",
         "Handlers are skeletons: each modelled step is a comment, to replace with your code.",
         f"Account concurrency simulated: {scenario.account.concurrency} (a plan limit, not a function option).",
+        *(["Queue path simulated: key queues (an account option Inngest enables on request, not a function "
+           "option)."] if scenario.account.key_queues else []),
     ]
     header = [line for note in notes for line in comment_lines(note)]
     header += ["", 'import { inngest } from "./client";']

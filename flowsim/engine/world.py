@@ -16,7 +16,9 @@ any other timer (:class:`Scheduled`). The way an event travels (spec §1):
 4. the function's queue is walked (:mod:`flowsim.engine.queue`) whenever an item
    becomes ready (with one function, an item ready alone in an empty queue is walked
    alone, and a walk that could start nothing is skipped: see :meth:`World._offer`),
-   capacity is released, or a throttle's retry time comes.
+   capacity is released, or a throttle's retry time comes. With key queues
+   (``account.key_queues``, §3.4) items go instead into per-key backlogs, which the shadow
+   scanner of :mod:`flowsim.engine.backlogs` refills at its ticks (``World.backlogs``).
 
 Every fact is recorded as it happens, into the tables' recorder or the summary-only one;
 :meth:`World.run` returns the recorder.
@@ -30,6 +32,7 @@ import numpy as np
 import simpy
 from simpy.core import NORMAL
 
+from flowsim.engine.backlogs import ShadowPartition, ShadowScanner
 from flowsim.engine.pauses import Pause, PauseIndex
 from flowsim.engine.queue import FunctionQueue
 from flowsim.engine.runs import (CANCELLED, COMPLETED, EXECUTING, FAILED, FINAL, QUEUED, SKIPPED, SLEEP,
@@ -125,7 +128,9 @@ class FunctionRuntime:
         self.constraints = constraints
         # Only constraints that override ``bind`` are asked to bind a new run's keys.
         self.binders = [c for c in constraints if getattr(type(c), "bind", None) is not Constraint.bind]
-        self.queue = FunctionQueue(constraints, world.platform.peek_size, ctx.dispatch)
+        self.queue: FunctionQueue | ShadowPartition = (
+            FunctionQueue(constraints, world.platform.peek_size, ctx.dispatch) if world.backlogs is None
+            else world.backlogs.partition(self, constraints))       # key queues (§3.4)
         self.dirty = False
         self.blocked = False
         self.wake: Scheduled | None = None
@@ -166,6 +171,9 @@ class World:
         self.shared: dict[Any, Any] = {}
         self.explain = explain
         self.decisions: list[tuple[float, str, str, dict[str, Any]]] = []
+        # Key queues (§3.4): every function's items wait in backlogs, which the shadow
+        # scanner refills into the ready queue (flowsim.engine.backlogs), instead of the walk.
+        self.backlogs = ShadowScanner(self) if scenario.account.key_queues else None
         self.functions = [FunctionRuntime(spec, self) for spec in scenario.functions]
         # With one function, a walk may be done at once or skipped when an item is made
         # ready (_offer): with several, every walk shuffles the functions walked, and
@@ -174,8 +182,8 @@ class World:
         # already scheduled for that instant, as any walk is: the tables are the same as
         # with every walk, but the pushed item's "waiting" decision would be logged at the
         # push rather than after the instant's other decisions, so not with ``explain``.
-        self._solo = len(self.functions) == 1 and not explain
-        if explain:
+        self._solo = len(self.functions) == 1 and not explain and self.backlogs is None
+        if explain and self.backlogs is None:
             for fn in self.functions:
                 fn.queue.on_wait = self._log_wait
         self.pauses = PauseIndex()
@@ -225,7 +233,10 @@ class World:
 
     def wake(self, function: FunctionSpec) -> None:
         """Walk ``function``'s queue at this instant (a policy freed capacity of its own)."""
-        self._mark(self.functions[function.index])
+        if self.backlogs is not None:
+            self.backlogs.wake(self.functions[function.index])
+        else:
+            self._mark(self.functions[function.index])
 
     def resume(self, candidate: Candidate, after: EventStage) -> None:
         """Continue a held candidate's way through the stages after ``after``."""
@@ -453,7 +464,9 @@ class World:
             item.score = at          # retries and resumed sleeps lose their place (§3.5, §7.2)
         run.item = item
         run.state = QUEUED
-        if ready > now:
+        if self.backlogs is not None:
+            self.backlogs.enqueue(item, ready, now)
+        elif ready > now:
             item.timer = self.call_at(ready, self._ready, item)
         else:
             self._offer(item, now, last)
@@ -545,10 +558,13 @@ class World:
         self._mark(fn)
 
     # -- executing ------------------------------------------------------------------
-    def _start(self, item: QueueItem, constraints: list[Constraint]) -> None:
+    def _start(self, item: QueueItem, constraints: Sequence[Constraint], leased: bool = False) -> None:
+        """Start ``item`` now, taking a slot of every constraint, or, ``leased``, holding the
+        slots it took when its backlog was refilled (key queues, §2.4)."""
         now = self.env._now
-        for c in constraints:
-            c.acquire(item, now)
+        if not leased:
+            for c in constraints:
+                c.acquire(item, now)
         item.held = constraints
         item.started_at = now
         if self.explain:
@@ -591,6 +607,8 @@ class World:
         now = self.env._now
         for c in item.held:
             c.release(item, now)
+        if self.backlogs is not None:
+            self.backlogs.released(item)
         item.held = ()
         item.ended_at = now
         for fn in self.functions:      # capacity was released: walk the queues it may unblock

@@ -101,6 +101,18 @@ def load_policy(node: Node) -> type:
     return obj
 
 
+def _key_queues(scenario: Node) -> bool:
+    """Whether the scenario's account uses key queues (its ``account.key_queues``)."""
+    account = scenario.get("account")
+    return account is not None and isinstance(account.value, dict) and account.value.get("key_queues") is True
+
+
+def _inngest_order(mech: Any) -> bool:
+    """Whether a dispatch policy installs Inngest's own order (``fifo``), which key queues keep."""
+    from flowsim.plugins.dispatch import Fifo
+    return isinstance(mech, Fifo)
+
+
 def is_policy_type(cls: type) -> bool:
     """Whether ``cls`` follows the mechanism protocol (``parse`` classmethod and ``build``)."""
     return callable(getattr(cls, "parse", None)) and callable(getattr(cls, "build", None))
@@ -179,6 +191,10 @@ class PoliciesConfig:
                 if dispatch_at is not None:
                     raise ref.error(f"only one policy may set the dispatch order; "
                                     f"{dispatch_at.value!r} already does")
+                if _key_queues(scenario) and not _inngest_order(mech):
+                    raise ref.error(f"policy {ref.value!r} sets the order of the default queue path's walk; with "
+                                    "account.key_queues the order is Inngest's: per-key backlogs refilled in a "
+                                    "weighted random order (§3.4). Remove one of the two")
                 dispatch_at = ref
             entries.append((str(ref.value), mech))
         return cls(tuple(entries)) if entries else None

@@ -11,7 +11,8 @@ and contributes, per function and per simulation, any number of
   (then :meth:`Constraint.acquire` and, when the item's request ends,
   :meth:`Constraint.release`), or refuses with a :class:`Refusal` saying why, whether
   the queue walk must stop (function and account limits) or may skip the item (keys,
-  throttle), and when to look again.
+  throttle), and when to look again; with key queues (§3.4) it also names the key that
+  gives an item its backlog (:meth:`Constraint.backlog_key`).
 
 The engine knows no mechanism by name: it builds these lists through the registry in
 :mod:`flowsim.policies` and calls them in order. Configs are parsed and validated
@@ -159,6 +160,22 @@ class Constraint:
 
     def release(self, item: "QueueItem", now: float) -> None:
         """Give capacity back when ``item``'s request ends."""
+
+    def backlog_key(self, item: "QueueItem") -> str | None:
+        """With key queues (§3.4): the key this constraint gives the backlog ``item`` waits
+        in, or ``None`` (the default) when it does not split backlogs.
+
+        Items are kept in one backlog per function, start or not, and combination of these
+        keys (Inngest's ``fn:<id>[:start][:t<throttle key>][:c1<key>][:c2<key>]``), and a
+        refill grants the first of them in score order that every constraint admits, asking
+        ``check`` and ``acquire`` item by item. A constraint that answers by a key must return
+        it here (a value that changes only with its answer), so that every item of a backlog
+        gets the same answer: a refusal by such a constraint, or by one that ``stop``\ s,
+        ends the refill, since it would refuse every later item alike, and the first ``k``
+        granted are exactly what Inngest's batched ``Acquire(amount=n)`` grants (the minimum
+        over the constraints of their capacity, each acquire taking one unit of it). A
+        refusal by any other constraint is the item's own: the refill skips that item."""
+        return None
 
     def explain(self, item: "QueueItem", now: float) -> str:
         """Why ``item`` waits on this constraint, with the numbers (for the decision log)."""

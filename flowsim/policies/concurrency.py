@@ -196,10 +196,17 @@ class KeyedConstraint(Constraint):
         value = item.run.keys[self.label]
         if self.counter.used.get(value, 0) < self.spec.limit:
             return None
+        return self._refusal(value)
+
+    def _refusal(self, value: str) -> Refusal:
         refusal = self._refusals.get(value)
         if refusal is None:
             refusal = self._refusals[value] = Refusal(f"concurrency:{self.spec.key.text}={value}")
         return refusal
+
+    def backlog_key(self, item) -> str:
+        """Runs of each key value wait in their own backlog (§3.4), named as the refusal."""
+        return self._refusal(item.run.keys[self.label]).reason
 
     def explain(self, item, now: float) -> str:
         value = item.run.keys[self.label]

@@ -127,12 +127,20 @@ class ThrottleConstraint(Constraint):
         bucket = self.buckets.peek(key, now)
         if bucket is None or bucket.allows(now):
             return None
+        refusal = Refusal(self._reason(key), stop=False, retry_at=bucket.retry_at(now))
+        self._refused[key] = (now, refusal)
+        return refusal
+
+    def _reason(self, key: str) -> str:
+        """The refusal's reason for ``key``: ``throttle:<key>``, or ``throttle`` without a key."""
         reason = self._reasons.get(key)
         if reason is None:
             reason = self._reasons[key] = f"throttle:{key}" if self.key is not None else "throttle"
-        refusal = Refusal(reason, stop=False, retry_at=bucket.retry_at(now))
-        self._refused[key] = (now, refusal)
-        return refusal
+        return reason
+
+    def backlog_key(self, item: "QueueItem") -> str:
+        """Start items wait in a backlog per throttle key (§3.4), named as the refusal."""
+        return self._reason(self._key(item))
 
     def acquire(self, item: "QueueItem", now: float) -> None:
         key = self._key(item)

@@ -55,7 +55,7 @@ def parse_scenario(data: Any, source: Source) -> Scenario:
     seed = root.get("seed").int(minimum=0) if root.get("seed") else 0
     horizon = root.child("horizon").duration(minimum=1e-9, what="horizon") if root.get("horizon") else 3600.0
     account = _parse_account(root.get("account"))
-    platform = parse_platform(root.get("platform"))
+    platform = parse_platform(root.get("platform"), account.key_queues)
     functions_node = root.child("functions")
     functions_node.list()
     functions: list[FunctionSpec] = []

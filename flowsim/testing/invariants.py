@@ -23,7 +23,10 @@ definitions (spec sections in brackets):
     ``τ = (limit + burst − 1)·T``: for starts ``i < j``, ``t_j − t_i ≥ (j − i)·T − τ``
     (equivalently at most ``floor((w + τ)/T) + 1`` starts in any window of length ``w``).
     Throttle never drops: a run that never started was cancelled, skipped by a singleton
-    or is still pending at the horizon, and no event's reason names the throttle.
+    or is still pending at the horizon, and no event's reason names the throttle. With key
+    queues (§3.4, §2.4) the throttle is taken when the item is refilled, which may be up to
+    ``max(backlog_lookahead, future_at_limit)`` before it starts, so the starts are
+    checked with that much more tolerance.
 ``rate_limit`` (§5.2; ``idempotency``, §5.1, is the rate limit 1/24h): per function and
     key value, the arrival times of the events the rate limiter admitted conform to the
     GCRA with ``T = period/limit`` and ``τ = floor(limit/10)·T``; and every event it
@@ -54,6 +57,8 @@ definitions (spec sections in brackets):
     the tables tell it, else not at all).
 ``work_conserving`` (§3.3): in such a function, while an item is ready and waiting (over
     any interval of positive length) the function limit or the account limit is full.
+    Both describe the default path's walk; with key queues (§3.4) neither holds (backlogs
+    are refilled in a random order, at the scanner's ticks), and neither is checked.
 ``littles_law`` (spec README): per function and overall, on the sample path over
     ``[0, T]`` (``T`` the horizon) with runs in the system from ``created_at`` to
     ``ended_at``, or to ``T`` for runs not finished (censored at ``T``): ``L = λ·W`` where
@@ -380,6 +385,9 @@ def check_throttle(result: Result) -> None:
         limit, period, burst = max(int(conf.limit), 1), float(conf.period), int(conf.burst)
         T = period / limit
         tau = (limit + burst - 1) * T
+        platform = result.scenario.platform
+        if result.scenario.account.key_queues:        # taken at refill, up to this long before the start
+            tau += max(platform.backlog_lookahead, platform.future_at_limit)
         first = fn.steps[0].name
         rows = steps[(steps["function_id"] == fn.id) & steps["kind"].isin(WORK_KINDS) & (steps["step"] == first)
                      & steps["started_at"].notna()]
@@ -766,7 +774,9 @@ def _before(a: _Item, b: _Item) -> bool | None:
 
 def check_priority_order(result: Result) -> None:
     """In a queue gated only by the account and function limits, the item that starts is
-    always the one with the lowest score among those waiting (§3.3, §7.2)."""
+    always the one with the lowest score among those waiting (§3.3, §7.2). Not with key queues."""
+    if result.scenario.account.key_queues:
+        return
     f = facts(result)
     for fn in result.scenario.functions:
         if not _ordered(fn):
@@ -807,7 +817,9 @@ def check_priority_order(result: Result) -> None:
 
 def check_work_conserving(result: Result) -> None:
     """In a queue gated only by the account and function limits, work never waits while
-    both limits have a free slot (§3.3)."""
+    both limits have a free slot (§3.3). Not with key queues."""
+    if result.scenario.account.key_queues:
+        return
     f = facts(result)
     steps = result.steps
     horizon = f.horizon

@@ -197,10 +197,13 @@ def functions(draw: st.DrawFn, fn_id: str = "f", events: tuple[str, ...] = ("go"
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, *, max_functions: int = 3, max_events: int = 30) -> dict[str, Any]:
+def scenarios(draw: st.DrawFn, *, max_functions: int = 3, max_events: int = 30,
+              key_queues: bool | None = False) -> dict[str, Any]:
     """A whole scenario: 1..``max_functions`` functions on ``go`` and ``other``, an
     explicit event stream (``confirm`` events resume waits), the ``ideal`` or ``inngest``
-    platform, sometimes a small account limit, a horizon past the last event."""
+    platform, sometimes a small account limit, a horizon past the last event.
+    ``key_queues``: the queue path, ``True`` for key queues (§3.4), ``None`` to draw it;
+    the default (``False``, the walk of §3.3) draws nothing, so the same scenarios as before."""
     n = draw(st.integers(1, max_functions))
     fns = []
     for i in range(n):
@@ -215,4 +218,6 @@ def scenarios(draw: st.DrawFn, *, max_functions: int = 3, max_events: int = 30) 
     }
     if draw(st.integers(0, 3)) == 0:
         sc["account"] = {"concurrency": draw(st.integers(1, 4))}
+    if key_queues or (key_queues is None and draw(st.booleans())):
+        sc.setdefault("account", {})["key_queues"] = True
     return sc
