@@ -193,6 +193,9 @@ class World:
         self._walk_pending = False
         self._walk_eid: int | None = None
         self.live_runs: dict[int, Run] = {}
+        # Requests still executing for runs cancelled meanwhile, by item seq: their steps row
+        # comes when they end, or at the horizon if that comes first.
+        self._discarded: dict[int, QueueItem] = {}
         self._run_seq = 0
         self._item_seq = 0
         self.events_in = 0
@@ -616,6 +619,7 @@ class World:
                 self._mark(fn)
         run = item.run
         if run.state in FINAL:      # cancelled while executing: the request finished, its result is discarded
+            del self._discarded[item.seq]
             self._step_row(item, "cancelled")
         elif not run.fn.is_run_step[item.step_index]:     # a zero-time request that found a sleep, a wait or the end
             self._step_row(item, "completed")
@@ -718,6 +722,8 @@ class World:
             self._step_row(item, "cancelled")
         elif run.state in (SLEEPING, WAITING):
             self._phase_row(run, "cancelled")
+        elif item is not None:        # executing: it finishes, discarded (its row when it ends)
+            self._discarded[item.seq] = item
         self._finish(run, CANCELLED)
 
     def _start_timeout(self, run: Run) -> None:
@@ -772,3 +778,5 @@ class World:
             elif run.state in (SLEEPING, WAITING):
                 self._phase_row(run, "pending")
             self.recorder.run_row(run, "pending")
+        for item in self._discarded.values():     # of cancelled runs, still executing: held slots until now
+            self._step_row(item, "running")
