@@ -40,13 +40,18 @@ class Result:
 
     warmup: float = 0.0
     summary_only: bool = False
+    mechanisms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Sections reported by mechanisms' shared state (e.g. ``burst``), by section name."""
 
     def summary(self) -> dict[str, Any]:
         """Headline metrics (counts, latency percentiles, slot use, binding constraints,
-        fairness), computed once, excluding the warm-up."""
+        fairness), computed once, excluding the warm-up; and the mechanisms' own sections
+        under ``mechanisms`` when any reported (whole run, warm-up included)."""
         if self._summary is None:
             from flowsim.results.metrics import summarize
             self._summary = summarize(self, self.warmup)
+            if self.mechanisms:
+                self._summary["mechanisms"] = self.mechanisms
         return self._summary
 
     def binding(self) -> pd.DataFrame:

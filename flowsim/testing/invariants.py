@@ -21,14 +21,17 @@ definitions (spec sections in brackets):
 ``throttle`` (§4.2, §4.3): per function and key value, the starts of start items (retries
     included) conform to the GCRA with emission ``T = period/limit`` and tolerance
     ``τ = (limit + burst − 1)·T``: for starts ``i < j``, ``t_j − t_i ≥ (j − i)·T − τ``
-    (equivalently at most ``floor((w + τ)/T) + 1`` starts in any window of length ``w``).
+    (equivalently at most ``floor((w + τ)/T) + 1`` starts in any window of length ``w``);
+    with ``platform.gcra_key_expiry`` the bound restarts after the key's Redis expiry
+    (``EX = trunc(max(tat − t, 1 s))`` after each start ``t``, §2.3).
     Throttle never drops: a run that never started was cancelled, skipped by a singleton
     or is still pending at the horizon, and no event's reason names the throttle.
 ``rate_limit`` (§5.2; ``idempotency``, §5.1, is the rate limit 1/24h): per function and
     key value, the arrival times of the events the rate limiter admitted conform to the
-    GCRA with ``T = period/limit`` and ``τ = floor(limit/10)·T``; and every event it
-    dropped was non-conforming when it arrived (checked when the admitted set is
-    complete, i.e. the function does not batch). Event-id idempotency (§5.3): two
+    GCRA with ``T = period/limit`` and ``τ = floor(limit/10)·T`` (restarting after the
+    key's expiry, as for throttle); and every event it dropped was non-conforming when it
+    arrived, its key not expired (checked when the admitted set is complete, i.e. the
+    function does not batch). Event-id idempotency (§5.3): two
     non-batch runs of one function created from the same event id are 24 h apart.
 ``debounce`` (§6.2): a debounced run has one event ``e``, and every other event of the same
     function and debounce key that reached the debounce after ``e`` and before the
@@ -345,15 +348,31 @@ def _sweep(name: str, idx: np.ndarray, limits: np.ndarray, starts: np.ndarray, e
 
 # -- GCRA bounds: throttle and rate limit --------------------------------------------------------
 
-def _gcra_conforms(times: list[float], T: float, tau: float) -> int | None:
+def _key_expires(tat: float, t: float) -> float:
+    """When the Redis key written at ``t`` with ``tat`` expires: ``t + trunc(max(tat − t, 1))``
+    (§2.3; ``tat − t`` within 1e-9 of a whole number counts as whole, as the GCRA does)."""
+    ttl = tat - t
+    whole = round(ttl)
+    if abs(ttl - whole) <= EPS * max(1.0, abs(ttl)):
+        ttl = whole
+    return t + max(int(ttl), 1)
+
+
+def _gcra_conforms(times: list[float], T: float, tau: float, expiry: bool = False) -> int | None:
     """Index of the first time that breaks the GCRA(T, τ) conformance of ``times`` (sorted),
-    or ``None``: virtual scheduling, ``tat := max(t, tat) + T``, conforming iff ``t ≥ tat − τ``."""
+    or ``None``: virtual scheduling, ``tat := max(t, tat) + T``, conforming iff ``t ≥ tat − τ``.
+    With ``expiry`` a time past the key's expiry (within a tolerance) starts afresh."""
     tat = -math.inf
+    expires = math.inf
     eps = EPS * max(1.0, T)
     for k, t in enumerate(times):
+        if expiry and t > expires - eps:
+            tat = -math.inf
         if tat != -math.inf and t < tat - tau - eps:
             return k
         tat = max(t, tat) + T
+        if expiry:
+            expires = _key_expires(tat, t)
     return None
 
 
@@ -380,6 +399,7 @@ def check_throttle(result: Result) -> None:
         limit, period, burst = max(int(conf.limit), 1), float(conf.period), int(conf.burst)
         T = period / limit
         tau = (limit + burst - 1) * T
+        expiry = result.scenario.platform.gcra_key_expiry
         first = fn.steps[0].name
         rows = steps[(steps["function_id"] == fn.id) & steps["kind"].isin(WORK_KINDS) & (steps["step"] == first)
                      & steps["started_at"].notna()]
@@ -392,7 +412,7 @@ def check_throttle(result: Result) -> None:
         for key in sorted(by_key):
             pairs = sorted(by_key[key])
             times = [t for t, _ in pairs]
-            k = _gcra_conforms(times, T, tau)
+            k = _gcra_conforms(times, T, tau, expiry)
             if k is not None:
                 i, ti, bound = _window(times, k, T, tau)
                 on = f" on key {key!r}" if conf.key is not None else ""
@@ -431,7 +451,8 @@ def check_rate_limit(result: Result) -> None:
             limit = max(int(conf.limit), 1)
             _check_admissions(f, fn, "rate_limit", "rate limit", limit, float(conf.period), limit // 10,
                               conf.key, "rate_limited", batching,
-                              lambda row: row.outcome in _REACHED_RATE_LIMIT)
+                              lambda row: row.outcome in _REACHED_RATE_LIMIT,
+                              result.scenario.platform.gcra_key_expiry)
         idem = fn.mechanisms.get("idempotency")
         if idem is not None and getattr(idem, "key", None) is not None:
             # Duplicates of the event-id rule passed the key's rate limit; its own did not.
@@ -443,11 +464,13 @@ def check_rate_limit(result: Result) -> None:
 
 
 def _check_admissions(f: Facts, fn: FunctionSpec, invariant: str, what: str, limit: int, period: float, burst: int,
-                      key_expr: Any, refused: str, batching: bool, admitted: Callable[[Any], bool]) -> None:
+                      key_expr: Any, refused: str, batching: bool, admitted: Callable[[Any], bool],
+                      expiry: bool = False) -> None:
     T = period / limit
     tau = burst * T
     eps = EPS * max(1.0, T)
     tat: dict[str, float] = {}
+    expires: dict[str, float] = {}      # with expiry: when each key's Redis key expires
     times: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for _, row, event in f.rows_of(fn.id):
         if event is None or row.outcome == "batched" or (batching and row.outcome == "pending"):
@@ -466,6 +489,8 @@ def _check_admissions(f: Facts, fn: FunctionSpec, invariant: str, what: str, lim
         now = float(event.at)
         if admitted(row):
             last = tat.get(key)
+            if last is not None and now > expires.get(key, math.inf) - eps:
+                last = None             # the key expired (or may have, within the tolerance)
             if last is not None and now < last - tau - eps:
                 lst = [t for t, _ in times[key]] + [now]
                 i, ti, bound = _window(lst, len(lst) - 1, T, tau)
@@ -475,10 +500,12 @@ def _check_admissions(f: Facts, fn: FunctionSpec, invariant: str, what: str, lim
                                f"floor((w + τ)/T) + 1 = {bound} ({limit}/{_fmt(period)}s: T={_fmt(T)}s, "
                                f"τ={_fmt(tau)}s)", function_id=fn.id, event_id=row.event_id, key=key, time=now)
             tat[key] = max(now, last if last is not None else now) + T
+            if expiry:
+                expires[key] = _key_expires(tat[key], now)
             times[key].append((now, row.event_id))
         elif row.outcome == refused and not batching:
             last = tat.get(key)
-            if last is None or now >= last - tau + eps:
+            if last is None or now >= last - tau + eps or now > expires.get(key, math.inf) + eps:
                 raise InvariantError(
                     invariant, f"{fn.id}: event {row.event_id} was dropped as {refused} at t={_fmt(now)}{on} "
                                f"although the {what} had capacity ({limit}/{_fmt(period)}s, "
