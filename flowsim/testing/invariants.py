@@ -18,6 +18,12 @@ definitions (spec sections in brackets):
     starting function's own limit. Within one instant the tables do not tell the order,
     so the most lenient is taken: ends first, then requests of zero length (each beside
     the requests spanning the instant), then the other starts, smallest limit first.
+    With bursty concurrency (a plan, §3.2 and :mod:`flowsim.plans`) the account may run up to
+    3× its limit, and the minutes the result's ``burst`` section says it spent must be
+    the right ones: each spent minute had more requests executing than the limit at some
+    moment (in the most generous order), a start that certainly took the account above
+    its limit lies in a spent minute, every minute certainly above the limit is spent
+    while the allowance lasts, and no more minutes are spent than the allowance had.
 ``throttle`` (§4.2, §4.3): per function and key value, the starts of start items (retries
     included) conform to the GCRA with emission ``T = period/limit`` and tolerance
     ``τ = (limit + burst − 1)·T``: for starts ``i < j``, ``t_j − t_i ≥ (j − i)·T − τ``
@@ -56,7 +62,8 @@ definitions (spec sections in brackets):
     more than ``future_at_limit`` ahead; equal scores are compared by enqueue order where
     the tables tell it, else not at all).
 ``work_conserving`` (§3.3): in such a function, while an item is ready and waiting (over
-    any interval of positive length) the function limit or the account limit is full.
+    any interval of positive length) the function limit or the account limit is full (with
+    bursty concurrency: its burst ceiling while the minute is spent or minutes are left).
 ``littles_law`` (spec README): per function and overall, on the sample path over
     ``[0, T]`` (``T`` the horizon) with runs in the system from ``created_at`` to
     ``ended_at``, or to ``T`` for runs not finished (censored at ``T``): ``L = λ·W`` where
@@ -77,6 +84,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from flowsim.expr import ExprEvalError, is_true, key_string, key_value
+from flowsim.plans import BURST_FACTOR, BURST_METER, BURST_MINUTES
 from flowsim.results.recorder import OUTCOMES, STATUSES
 from flowsim.results.result import Result
 from flowsim.scenario.model import FunctionSpec, SleepStep
@@ -286,8 +294,14 @@ def check_concurrency(result: Result) -> None:
     run_of = work["run_id"].to_numpy()
     step_of = work["step"].to_numpy()
     n = len(work)
-    account = result.scenario.account.concurrency
-    _sweep("account", np.arange(n), np.full(n, account), starts, ends, run_of, step_of, "")
+    account = result.scenario.account
+    if account.burst:
+        _sweep("account (burst ceiling)", np.arange(n), np.full(n, BURST_FACTOR * account.concurrency), starts,
+               ends, run_of, step_of, "")
+        if "burst" in result.mechanisms:
+            _check_burst(account, result.mechanisms["burst"], starts, ends, f.horizon)
+    else:
+        _sweep("account", np.arange(n), np.full(n, account.concurrency), starts, ends, run_of, step_of, "")
     groups: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
     for fn in result.scenario.functions:
         conf = fn.mechanisms.get("concurrency")
@@ -310,6 +324,82 @@ def check_concurrency(result: Result) -> None:
         idx = np.asarray([i for i, _ in members])
         limits = np.asarray([lim for _, lim in members])
         _sweep(f"keyed limit {text}={value} ({scope})", idx, limits, starts, ends, run_of, step_of, value)
+
+
+def _paid_minutes(section: dict[str, Any]) -> set[int]:
+    """The minutes (from t = 0) a ``burst`` summary section says were spent."""
+    return {m for a, b in section["burst_spans"] for m in range(round(a / BURST_METER), round(b / BURST_METER))}
+
+
+def _check_burst(account: Any, section: dict[str, Any], starts: np.ndarray, ends: np.ndarray,
+                 horizon: float) -> None:
+    """The burst minutes spent are the right ones (see ``concurrency`` in the module doc)."""
+    base = account.concurrency
+    allowance = BURST_MINUTES - account.burst_minutes_used
+    paid = _paid_minutes(section)
+    if len(paid) != section["minutes_spent"] or len(paid) > allowance:
+        raise InvariantError("concurrency", f"account burst: {len(paid)} minutes spent "
+                                            f"({section['minutes_spent']} reported), {allowance} were left")
+    zero = ends <= starts
+    times = np.unique(np.concatenate([starts, ends, [0.0]]))
+    k_s = np.searchsorted(times, starts)
+    k_e = np.searchsorted(times, ends)
+    pos = ~zero
+    # level on [times[k], times[k+1]) and, at each instant, the starts and ends there
+    steady = np.cumsum(np.bincount(k_s[pos], minlength=len(times)) - np.bincount(k_e[pos], minlength=len(times)))
+    n_starts = np.bincount(k_s[pos], minlength=len(times))
+    n_ends = np.bincount(k_e[pos], minlength=len(times))
+    n_zero = np.bincount(k_s[zero], minlength=len(times))
+    before = np.r_[0, steady[:-1]]
+    generous = before + n_starts + n_zero                      # starts before ends at the instant
+    lenient = before - n_ends + np.maximum(n_starts, (n_zero > 0).astype(int))     # ends first, one start
+    minute = (times // BURST_METER).astype(int)
+    above: set[int] = set()             # minutes certainly above the limit
+    maybe: set[int] = set()             # minutes above it in the most generous order
+    for k in range(len(times)):
+        t = times[k]
+        m = int(minute[k])
+        if generous[k] > base:
+            maybe.add(m)
+        if lenient[k] > base:
+            above.add(m)
+            if n_starts[k] + n_zero[k] and m not in paid:
+                raise InvariantError("concurrency", f"account: more than the limit of {base} executing at "
+                                                    f"t={_fmt(t)} (burst) in minute {m}, which the burst ledger "
+                                                    "did not spend", time=float(t))
+        nxt = times[k + 1] if k + 1 < len(times) else horizon
+        if steady[k] > base and nxt > t + EPS:
+            # every minute the interval [t, nxt) covers with a positive length
+            last = int(math.ceil(min(nxt, horizon) / BURST_METER - EPS)) - 1
+            for mm in range(m, max(last, m) + 1):
+                if min(nxt, (mm + 1) * BURST_METER) - max(t, mm * BURST_METER) > EPS:
+                    above.add(mm)
+                    maybe.add(mm)
+    for m in sorted(paid):
+        if m not in maybe:
+            raise InvariantError("concurrency", f"account: burst minute {m} (from t={_fmt(m * BURST_METER)}) was "
+                                                f"spent, but at most {base} requests executed in it")
+    for m in sorted(above):
+        if m not in paid and sum(1 for p in paid if p < m) < allowance:
+            raise InvariantError("concurrency", f"account: more than {base} requests executed in minute {m} (from "
+                                                f"t={_fmt(m * BURST_METER)}) while burst minutes were left, but the "
+                                                "ledger did not spend it", time=m * BURST_METER)
+
+
+def burst_ceilings(result: Result, times: np.ndarray) -> np.ndarray:
+    """The account's limit at each of ``times``: its burst ceiling while the minute is
+    spent or minutes are left, else the limit itself (without bursty concurrency: the limit)."""
+    account = result.scenario.account
+    base = account.concurrency
+    if not account.burst:
+        return np.full(len(times), float(base))
+    section = result.mechanisms.get("burst")
+    if section is None:
+        return np.full(len(times), float(BURST_FACTOR * base))
+    paid = np.array(sorted(_paid_minutes(section)), dtype=int)
+    minute = (times // BURST_METER).astype(int)
+    left = BURST_MINUTES - account.burst_minutes_used - np.searchsorted(paid, minute)
+    return np.where(np.isin(minute, paid) | (left > 0), float(BURST_FACTOR * base), float(base))
 
 
 def _sweep(name: str, idx: np.ndarray, limits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
@@ -361,12 +451,13 @@ def _key_expires(tat: float, t: float) -> float:
 def _gcra_conforms(times: list[float], T: float, tau: float, expiry: bool = False) -> int | None:
     """Index of the first time that breaks the GCRA(T, τ) conformance of ``times`` (sorted),
     or ``None``: virtual scheduling, ``tat := max(t, tat) + T``, conforming iff ``t ≥ tat − τ``.
-    With ``expiry`` a time past the key's expiry (within a tolerance) starts afresh."""
+    With ``expiry`` a time past the key's expiry starts afresh (the expiry is a whole number
+    of seconds after a start, so the engine and this check compare the same floats)."""
     tat = -math.inf
     expires = math.inf
     eps = EPS * max(1.0, T)
     for k, t in enumerate(times):
-        if expiry and t > expires - eps:
+        if expiry and t > expires:
             tat = -math.inf
         if tat != -math.inf and t < tat - tau - eps:
             return k
@@ -489,8 +580,8 @@ def _check_admissions(f: Facts, fn: FunctionSpec, invariant: str, what: str, lim
         now = float(event.at)
         if admitted(row):
             last = tat.get(key)
-            if last is not None and now > expires.get(key, math.inf) - eps:
-                last = None             # the key expired (or may have, within the tolerance)
+            if last is not None and now > expires.get(key, math.inf):
+                last = None             # the key expired (Redis: strictly after its expiry)
             if last is not None and now < last - tau - eps:
                 lst = [t for t, _ in times[key]] + [now]
                 i, ti, bound = _window(lst, len(lst) - 1, T, tau)
@@ -505,7 +596,7 @@ def _check_admissions(f: Facts, fn: FunctionSpec, invariant: str, what: str, lim
             times[key].append((now, row.event_id))
         elif row.outcome == refused and not batching:
             last = tat.get(key)
-            if last is None or now >= last - tau + eps or now > expires.get(key, math.inf) + eps:
+            if last is None or now >= last - tau + eps or now > expires.get(key, math.inf):
                 raise InvariantError(
                     invariant, f"{fn.id}: event {row.event_id} was dropped as {refused} at t={_fmt(now)}{on} "
                                f"although the {what} had capacity ({limit}/{_fmt(period)}s, "
@@ -841,7 +932,6 @@ def check_work_conserving(result: Result) -> None:
     work = steps[steps["kind"].isin(WORK_KINDS) & steps["started_at"].notna()]
     all_s = work["started_at"].to_numpy(dtype=float)
     all_e = work["ended_at"].fillna(horizon).to_numpy(dtype=float)
-    account = result.scenario.account.concurrency
     for fn in result.scenario.functions:
         if not _ordered(fn):
             continue
@@ -864,6 +954,9 @@ def check_work_conserving(result: Result) -> None:
         last = np.r_[t[1:] != t[:-1], True]          # the level after all changes at each time
         times, w, fx, ax = t[last], cw[last], cf[last], ca[last]
         span = np.diff(np.r_[times, horizon])
+        account = burst_ceilings(result, times)
+        if result.scenario.account.burst:     # the ceiling holds to the end of the minute only
+            span = np.minimum(span, (times // BURST_METER + 1) * BURST_METER - times)
         bad = (span > EPS) & (w > 0) & (fx < limit) & (ax < account) & (times < horizon)
         if bad.any():
             i = int(np.argmax(bad))
@@ -873,7 +966,7 @@ def check_work_conserving(result: Result) -> None:
                 "work_conserving", f"{fn.id}: from t={_fmt(t0)} to t={_fmt(t0 + span[i])} run {waiting.run_id} step "
                                    f"{waiting.step} waited (ready since t={_fmt(waiting.ready)}) while "
                                    f"{int(fx[i])} of {limit if limit != math.inf else 'unlimited'} function slots and "
-                                   f"{int(ax[i])} of {account} account slots were in use",
+                                   f"{int(ax[i])} of {int(account[i])} account slots were in use",
                 function_id=fn.id, run_id=waiting.run_id, time=t0)
 
 
