@@ -388,7 +388,7 @@ def _lost_rows(result) -> bool:
 
 @settings(max_examples=150, derandomize=True, database=None, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(fst.scenarios(plans=True))
+@given(fst.scenarios_with_plans())
 def test_invariants_hold_with_plans(sc):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScenarioWarning)
