@@ -53,9 +53,12 @@ def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], se
     log = pd.DataFrame([(t, kind, msg, json.dumps(facts, sort_keys=True, default=str))
                         for t, kind, msg, facts in world.decisions], columns=list(LOG_COLUMNS))
     summary = None if folded is None else folded.summary(world.seed, world.events_in, world.events_unmatched)
+    if summary is not None and world.reports:
+        summary["mechanisms"] = world.reports
     return Result(scenario=scenario, seed=world.seed, horizon=scenario.horizon, events=events, runs=runs,
                   steps=steps, log=log, events_in=world.events_in, events_unmatched=world.events_unmatched,
-                  _summary=summary, warmup=warmup_s, summary_only=not tables, _slices=slices)
+                  _summary=summary, warmup=warmup_s, summary_only=not tables, _slices=slices,
+                  mechanisms=world.reports)
 
 
 def parse_warmup(value: float | str, horizon: float) -> float:

@@ -35,6 +35,19 @@ class Platform:
     throttle_rescan: float = 1.0
     """A throttle-blocked partition is rescanned at ``now.Truncate(1s) + 1s``
     (``PartitionThrottleLimitRequeueExtension``, §3.3); 0 = exactly at the GCRA's time."""
+    throttle_force: bool = True
+    """The throttle rescan is forced (``PartitionRequeue(..., force=true)`` in
+    ``process_partition.go``, §3.3): until it comes, an arrival does not make the function's
+    queue walked (``enqueue_to_partition.lua`` moves the partition earlier only after
+    ``forceAtMS``); the end of one of the function's own executing items does
+    (``dequeue.lua`` rescores the partition and clears ``forceAtMS``). ``ideal``: off,
+    every arrival is looked at when it comes."""
+    gcra_key_expiry: bool = True
+    """Throttle and rate-limit keys expire as Inngest's Lua writes them (§2.3): each
+    consuming request sets ``EX = trunc(max((tat − now) / 1 s, 1))`` seconds, so a key can
+    vanish up to a second before its ``tat`` and the next request finds an idle bucket
+    (``helper/gcra.lua``, ``ratelimit.lua``). ``ideal``: off, the exact GCRA (a key lives
+    until its ``tat``)."""
     debounce_delay: float = 1.05
     """A debounce fires ``period + 50 ms + 1 s`` after its last event (§6.2)."""
     debounce_min_ttl: float = 1.0
@@ -118,8 +131,8 @@ class Platform:
 
 
 INNGEST = Platform()
-IDEAL = Platform(profile="ideal", throttle_rescan=0.0, debounce_delay=0.0, debounce_min_ttl=0.0,
-                 batch_buffer=0.0, singleton_cancel_gap=0.0,
+IDEAL = Platform(profile="ideal", throttle_rescan=0.0, throttle_force=False, gcra_key_expiry=False,
+                 debounce_delay=0.0, debounce_min_ttl=0.0, batch_buffer=0.0, singleton_cancel_gap=0.0,
                  shadow_tick=0.0, backlog_lookahead=0.0, concurrency_requeue=0.0, concurrency_retry=0.0)
 PROFILES = {"inngest": INNGEST, "ideal": IDEAL}
 
@@ -127,6 +140,7 @@ _DURATIONS = {"future_at_limit", "throttle_rescan", "debounce_delay", "debounce_
               "batch_buffer", "retry_jitter", "singleton_cancel_gap",
               "shadow_tick", "backlog_lookahead", "key_backoff_step", "concurrency_requeue",
               "concurrency_retry", "throttle_backoff_max"}
+_SWITCHES = {"throttle_force", "gcra_key_expiry"}
 MIN_SHADOW_TICK = 0.001
 """A nonzero ``shadow_tick`` must be at least 1 ms (Inngest's clocks are in milliseconds)."""
 KEY_QUEUE_CONSTANTS = ("shadow_tick", "backlog_lookahead", "backlog_peek", "refill_size", "step_backlog_weight",
@@ -164,6 +178,8 @@ def parse_platform(node: Node | None, key_queues: bool = False) -> Platform:
             overrides[key] = tick
         elif key in _DURATIONS:
             overrides[key] = child.duration()
+        elif key in _SWITCHES:
+            overrides[key] = child.bool()
         else:
             overrides[key] = child.int(minimum=1)
     return replace(base, **overrides)

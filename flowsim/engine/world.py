@@ -16,12 +16,18 @@ any other timer (:class:`Scheduled`). The way an event travels (spec §1):
 4. the function's queue is walked (:mod:`flowsim.engine.queue`) whenever an item
    becomes ready (with one function, an item ready alone in an empty queue is walked
    alone, and a walk that could start nothing is skipped: see :meth:`World._offer`),
-   capacity is released, or a throttle's retry time comes. With key queues
+   capacity is released, or a throttle's retry time comes. With ``platform.throttle_force``
+   a queue a throttle left waiting is *forced* until its rescan: items that become ready
+   meanwhile wait for that rescan (the next whole second), and only the end of one of the
+   function's own executing items walks it earlier (§3.3). With key queues
    (``account.key_queues``, §3.4) items go instead into per-key backlogs, which the shadow
    scanner of :mod:`flowsim.engine.backlogs` refills at its ticks (``World.backlogs``).
 
 Every fact is recorded as it happens, into the tables' recorder or the summary-only one;
-:meth:`World.run` returns the recorder.
+:meth:`World.run` returns the recorder. Shared mechanism state that is a
+:class:`~flowsim.policies.base.SummarySection` reports at the end into ``World.reports``;
+the account's queue depth (items enqueued and not yet started) is counted by a
+:class:`QueueDepth` that mechanisms may watch.
 """
 from __future__ import annotations
 
@@ -34,11 +40,11 @@ from simpy.core import NORMAL
 
 from flowsim.engine.backlogs import ShadowPartition, ShadowScanner
 from flowsim.engine.pauses import Pause, PauseIndex
-from flowsim.engine.queue import FunctionQueue
+from flowsim.engine.queue import PEEK_WINDOW, FunctionQueue
 from flowsim.engine.runs import (CANCELLED, COMPLETED, EXECUTING, FAILED, FINAL, QUEUED, SKIPPED, SLEEP,
                                  SLEEPING, START, STEP, WAITING, QueueItem, Run)
 from flowsim.expr import ExprEvalError, is_true
-from flowsim.policies.base import HOLD, BuildContext, Candidate, Constraint, Drop, EventStage
+from flowsim.policies.base import HOLD, BuildContext, Candidate, Constraint, Drop, EventStage, SummarySection
 from flowsim.results.recorder import Recorder
 from flowsim.scenario.model import FunctionSpec, RunStep, Scenario, SleepStep
 from flowsim.streams import Streams
@@ -46,6 +52,8 @@ from flowsim.traffic.event import Event
 from flowsim.traffic.sources import merge
 
 BLOCK = 256     # random draws are taken in blocks of this size, per stream
+THROTTLE_RESCAN = "throttle_rescan"
+"""The wait reason of an item that only the forced throttle rescan of its queue holds (§3.3)."""
 
 
 class Scheduled:
@@ -78,6 +86,36 @@ def _fire(entry: Scheduled) -> None:
 
 
 _FIRE = (_fire,)
+
+
+class QueueDepth:
+    """The account's queue items enqueued and not yet started (due or later: retries in
+    their backoff, items with a future ``ts``), across all functions; its peak; and one
+    watched limit, whose ``on_pass(count, now)`` is called the first time the count passes it."""
+
+    __slots__ = ("count", "peak", "peak_at", "limit", "on_pass", "passed_at")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.peak = 0
+        self.peak_at = 0.0
+        self.limit: int | None = None
+        self.on_pass: Callable[[int, float], None] | None = None
+        self.passed_at: float | None = None
+
+    def watch(self, limit: int, on_pass: Callable[[int, float], None]) -> None:
+        """Count from now on, and call ``on_pass`` once when the count first exceeds ``limit``."""
+        self.limit = limit
+        self.on_pass = on_pass
+
+    def enqueued(self, now: float) -> None:
+        n = self.count = self.count + 1
+        if n > self.peak:
+            self.peak = n
+            self.peak_at = now
+            if self.passed_at is None and n > self.limit:
+                self.passed_at = now
+                self.on_pass(n, now)
 
 
 class Arrival:
@@ -115,7 +153,8 @@ class FunctionRuntime:
         self.index = spec.index
         stages: list[EventStage] = []
         constraints: list[Constraint] = []
-        ctx = BuildContext(world.scenario, spec, world.platform, world.streams, world.shared)
+        ctx = BuildContext(world.scenario, spec, world.platform, world.streams, world.shared,
+                           queue_depth=world.queue_depth)
         for mech in spec.mechanisms.values():
             s, c = mech.build(ctx)
             stages.extend(s)
@@ -133,6 +172,7 @@ class FunctionRuntime:
             else world.backlogs.partition(self, constraints))       # key queues (§3.4)
         self.dirty = False
         self.blocked = False
+        self.forced = False     # waiting for a forced throttle rescan (platform.throttle_force)
         self.wake: Scheduled | None = None
         self.wake_at = float("inf")
         streams = world.streams
@@ -174,7 +214,13 @@ class World:
         # Key queues (§3.4): every function's items wait in backlogs, which the shadow
         # scanner refills into the ready queue (flowsim.engine.backlogs), instead of the walk.
         self.backlogs = ShadowScanner(self) if scenario.account.key_queues else None
+        self.queue_depth = QueueDepth()
         self.functions = [FunctionRuntime(spec, self) for spec in scenario.functions]
+        # Counted only when some mechanism watches it (the plan's queue depth).
+        self._depth = self.queue_depth if self.queue_depth.limit is not None else None
+        platform = self.platform
+        self._force = platform.throttle_force and platform.throttle_rescan > 0
+        self.reports: dict[str, dict[str, Any]] = {}
         # With one function, a walk may be done at once or skipped when an item is made
         # ready (_offer): with several, every walk shuffles the functions walked, and
         # skipping one would change the random draws. After a skipped walk, a change later
@@ -303,6 +349,9 @@ class World:
                 self._advance(horizon * k / chunks)
                 progress(k / chunks)
         self._close()
+        for state in self.shared.values():
+            if isinstance(state, SummarySection):
+                self.reports[state.section] = state.report(horizon)
         return self.recorder
 
     def _on_arrival(self, entry: Arrival) -> None:
@@ -455,6 +504,8 @@ class World:
         self._item_seq += 1
         item = QueueItem(run, kind, step_index, attempt, at, self._item_seq)
         now = self.env._now
+        if self._depth is not None:
+            self._depth.enqueued(now)
         ready = at
         if kind != SLEEP and attempt == 1 and at <= now + self.platform.future_at_limit:
             item.score = score = run.created_at - run.priority_factor
@@ -490,6 +541,9 @@ class World:
           is not taken, which changes no order between entries.
         * the walk would start nothing (``FunctionQueue.push`` with ``hold``)."""
         fn = item.run.fn
+        if fn.forced:
+            self._wait_forced(fn, item, now)
+            return
         hold = self._solo and not fn.dirty
         if hold and last and not fn.blocked:      # not blocked and no walk pending: an empty queue
             heap = self.env._queue
@@ -498,6 +552,29 @@ class World:
                 return
         if not fn.queue.push(item, now, hold):
             self._mark(fn)
+
+    def _wait_forced(self, fn: FunctionRuntime, item: QueueItem, now: float) -> None:
+        """Queue ``item`` of a function forced until its throttle rescan: it waits for the
+        next whole-second rescan, which an arrival does not bring earlier (§3.3). Its wait
+        is noted as the walk would note it (the first refusal), or as ``throttle_rescan``
+        when nothing but the forced rescan holds it."""
+        queue = fn.queue
+        queue.push(item, now)
+        if item.reason != PEEK_WINDOW:
+            reason, refuser = THROTTLE_RESCAN, None
+            for c in queue.start_constraints if item.is_start else queue.step_constraints:
+                refusal = c.check(item, now)
+                if refusal is not None:
+                    reason, refuser = refusal.reason, c
+                    break
+            if item.note_reason(reason, now) and self.explain:
+                why = "its queue waits for the forced throttle rescan" if refuser is None else \
+                    refuser.explain(item, now)
+                self.log("waiting", f"run {item.run.id} {self._item_name(item)} waiting: {why}",
+                         run_id=item.run.id, function_id=fn.spec.id, reason=reason)
+        tick = self.platform.throttle_wake(now, now)
+        if tick < fn.wake_at:
+            self._schedule_wake(fn, tick)
 
     def _mark(self, fn: FunctionRuntime) -> None:
         if not fn.dirty:
@@ -547,13 +624,19 @@ class World:
             fn.queue.walk(now, self._start_cb)
             fn.blocked = fn.queue.blocked
             retry_at = fn.queue.retry_at
+            fn.forced = False
             if retry_at is not None:
+                fn.forced = self._force
                 wake = self.platform.throttle_wake(now, retry_at)
                 if wake < fn.wake_at:
-                    if fn.wake is not None:
-                        fn.wake.cancel()
-                    fn.wake_at = wake
-                    fn.wake = self.call_at(wake, self._wake, fn)
+                    self._schedule_wake(fn, wake)
+
+    def _schedule_wake(self, fn: FunctionRuntime, when: float) -> None:
+        """Walk ``fn``'s queue at ``when`` (a throttle rescan), instead of a later one."""
+        if fn.wake is not None:
+            fn.wake.cancel()
+        fn.wake_at = when
+        fn.wake = self.call_at(when, self._wake, fn)
 
     def _wake(self, fn: FunctionRuntime) -> None:
         fn.wake = None
@@ -568,6 +651,8 @@ class World:
         if not leased:
             for c in constraints:
                 c.acquire(item, now)
+        if self._depth is not None:
+            self._depth.count -= 1
         item.held = constraints
         item.started_at = now
         if self.explain:
@@ -614,10 +699,12 @@ class World:
             self.backlogs.released(item)
         item.held = ()
         item.ended_at = now
-        for fn in self.functions:      # capacity was released: walk the queues it may unblock
-            if fn.blocked and not fn.dirty:
-                self._mark(fn)
         run = item.run
+        own = run.fn
+        for fn in self.functions:      # capacity was released: walk the queues it may unblock
+            # (a queue forced until its throttle rescan only for its own items' ends, §3.3)
+            if fn.blocked and not fn.dirty and (fn is own or not fn.forced):
+                self._mark(fn)
         if run.state in FINAL:      # cancelled while executing: the request finished, its result is discarded
             del self._discarded[item.seq]
             self._step_row(item, "cancelled")
@@ -719,6 +806,8 @@ class World:
                 run.fn.queue.remove(item)
             elif item.timer is not None:
                 item.timer.cancel()
+            if self._depth is not None:
+                self._depth.count -= 1
             self._step_row(item, "cancelled")
         elif run.state in (SLEEPING, WAITING):
             self._phase_row(run, "cancelled")

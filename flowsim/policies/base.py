@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
 
 if TYPE_CHECKING:
     from flowsim.engine.queue import DispatchOrder
+    from flowsim.engine.world import QueueDepth
     from flowsim.engine.runs import QueueItem, Run
     from flowsim.platform import Platform
     from flowsim.scenario.model import FunctionSpec, Scenario
@@ -195,12 +196,28 @@ class BuildContext:
     dispatch: "DispatchOrder | None" = None
     """A mechanism may install the order in which the function's queue offers items
     (:class:`flowsim.engine.queue.DispatchOrder`); ``None`` keeps Inngest's (§3.3)."""
+    queue_depth: "QueueDepth | None" = None
+    """The account's queue depth (items enqueued and not yet started), which a mechanism
+    may watch (:meth:`flowsim.engine.world.QueueDepth.watch`)."""
 
     def shared_state(self, key: Any, factory: Callable[[], Any]) -> Any:
         """State shared by all functions of a simulation (account and env counters)."""
         if key not in self.shared:
             self.shared[key] = factory()
         return self.shared[key]
+
+
+class SummarySection:
+    """Shared mechanism state (:meth:`BuildContext.shared_state`) that adds a section to the
+    result's summary: when the simulation ends the engine calls :meth:`report` on each such
+    state, in the order they were created, and ``Result.summary()`` carries the dicts under
+    ``summary["mechanisms"][section]`` (absent when no state reports)."""
+
+    section: ClassVar[str]
+
+    def report(self, end: float) -> dict[str, Any]:
+        """The section: plain JSON values whose keys say what they are (``end``: the horizon)."""
+        raise NotImplementedError
 
 
 class Mechanism(Protocol):

@@ -6,7 +6,9 @@ Configuration (§9.1), as Inngest's SDKs accept it::
     batchEvents: {maxSize: 100, timeout: 30s, key: event.data.campaign_id, if: "event.data.bulk == true"}
 
 ``maxSize`` ≥ 2; ``timeout`` a Go duration (``time.ParseDuration``: no ``d`` unit, §2.2)
-of at least 1 s; ``key`` and ``if`` CEL. Rejected on the same function, as Inngest's
+of at least 1 s; ``key`` and ``if`` CEL. With an ``account.plan``, ``maxSize`` is at most
+the plan's event batch capacity and ``timeout`` at most its batch timeout
+(:mod:`flowsim.plans`). Rejected on the same function, as Inngest's
 ``Function.Validate`` does: ``cancelOn``, ``debounce``, ``singleton``, ``priority.run``.
 Accepted with a :class:`~flowsim.errors.ScenarioWarning`: ``rateLimit`` and
 ``idempotency``, which batched events bypass (§9.1, the spec README's decisions table).
@@ -57,9 +59,11 @@ from typing import Any, ClassVar, Iterable
 
 from flowsim.errors import ScenarioWarning
 from flowsim.expr import Expr, ExprEvalError, is_true, key_string
+from flowsim.plans import Plan, plan_of
 from flowsim.policies.base import (ORDER_BATCHING, HOLD, BuildContext, Candidate, Constraint, Drop, EventStage,
                                    StageContext, Timer)
 from flowsim.scenario.source import Node
+from flowsim.units import format_duration
 
 MIN_SIZE = 2                 # EventBatchConfig.IsValid
 MIN_TIMEOUT = 1.0            # "batch timeout should be more than 1s"
@@ -132,6 +136,7 @@ class BatchConfig:
                                      "or 1h30m; Go has no d unit, spec §2.2)")
         if timeout < MIN_TIMEOUT:
             raise timeout_node.error("batch timeout should be more than 1s")
+        _check_plan(plan_of(scenario), size_node, max_size, timeout_node, timeout)
         key = _compile(node.get("key"), "batch key expression is invalid: ")
         condition = _compile(node.get("if"), "conditional batch expression is invalid: ")
         _check_siblings(function)
@@ -139,6 +144,19 @@ class BatchConfig:
 
     def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:
         return [BatchStage(self, ctx)], ()
+
+
+def _check_plan(plan: Plan | None, size_node: Node, max_size: int, timeout_node: Node, timeout: float) -> None:
+    """The account's plan caps a batch's size and timeout (Inngest's published plan limits)."""
+    if plan is None:
+        return
+    if plan.batch_size is not None and max_size > plan.batch_size:
+        raise size_node.error(f"the {plan.name} plan's event batch capacity is {plan.batch_size:,} events "
+                              f"(Inngest's published plan limits); maxSize {max_size:,} is above it")
+    if plan.batch_timeout is not None and timeout > plan.batch_timeout:
+        raise timeout_node.error(f"the {plan.name} plan's event batch timeout is "
+                                 f"{format_duration(plan.batch_timeout)} (Inngest's published plan limits); "
+                                 f"timeout {format_duration(timeout)} is above it")
 
 
 def _compile(node: Node | None, prefix: str) -> Expr | None:

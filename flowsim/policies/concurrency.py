@@ -19,17 +19,36 @@ function's queue; a refusal by a keyed limit skips the item.
 
 Decisions (spec README): function ``limit: 0`` means no function limit; a keyed
 ``limit: 0`` is rejected at load time.
+
+The account limit is ``account.concurrency``, else the plan's included limit
+(:mod:`flowsim.plans`), else the dev server's 1000. On a plan with bursty concurrency
+(Pro and above, ``account.burst`` not ``false``) it is a :class:`BurstLedger`: up to
+3× the limit while the month's 60 burst minutes last, metered as Inngest's docs say
+("the burst budget is measured in whole minutes. Each minute in which you use concurrency
+above your account concurrency limit consumes one whole minute"): clock minutes counted
+from t = 0, and a minute is spent as soon as the steps executing (each holding its slot
+over ``[start, end)``) exceed the limit at any moment in it, including steps admitted
+earlier that are still running. A step may start above the limit while the current
+minute is paid for or a minute is left; once the allowance is spent, the limit is the
+base again from the end of the last paid minute (steps already running go on). Function
+limits, keyed limits and throttle apply during a burst as always.
 """
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
+from flowsim.errors import ScenarioWarning
 from flowsim.expr import Expr, key_value
-from flowsim.policies.base import BuildContext, Constraint, EventStage, Refusal
+from flowsim.plans import BURST_FACTOR, BURST_METER, BURST_MINUTES, PLANS, Plan
+from flowsim.policies.base import BuildContext, Constraint, EventStage, Refusal, SummarySection
 from flowsim.scenario.source import Node
+from flowsim.units import format_duration
 
 if TYPE_CHECKING:
+    from flowsim.engine.world import QueueDepth
     from flowsim.scenario.model import Scenario
 
 MAX_CONCURRENCY_LIMITS = 2          # consts.MaxConcurrencyLimits
@@ -75,10 +94,7 @@ class ConcurrencyConfig:
 
     @classmethod
     def parse(cls, node: Node | None, function: Node, scenario: Node) -> "ConcurrencyConfig":
-        account = scenario.get("account")
-        account_limit = DEFAULT_ACCOUNT_LIMIT
-        if account is not None and account.get("concurrency") is not None:
-            account_limit = account.get("concurrency").int(minimum=1)
+        account = account_limit(scenario.get("account"))
         function_limit: int | None = None
         keyed: list[KeyedLimit] = []
         if node is not None:
@@ -117,13 +133,23 @@ class ConcurrencyConfig:
                     function_limit = limit if limit > 0 else None
                 else:
                     keyed.append(KeyedLimit(limit, expr, scope, f"concurrency[{len(keyed)}]"))
-        return cls(account_limit, function_limit, tuple(keyed))
+        return cls(account, function_limit, tuple(keyed))
 
     def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:
         constraints: list[Constraint] = []
-        if not account_never_binds(ctx.scenario, self.account_limit):
+        acct = ctx.scenario.account
+        binds = not account_never_binds(ctx.scenario, self.account_limit)
+        if acct.burst:
+            ledger = ctx.shared_state("concurrency:account", lambda: BurstLedger(
+                acct.plan.name, self.account_limit, acct.burst_minutes_used))
+            if binds:
+                constraints.append(BurstLimitConstraint(ledger))
+        elif binds:
             account = ctx.shared_state("concurrency:account", Tally)
             constraints.append(LimitConstraint(account, "account", self.account_limit))
+        plan = acct.plan
+        if plan is not None and plan.queue_depth is not None and ctx.queue_depth is not None:
+            ctx.shared_state("plan:queue_depth", lambda: QueueDepthWatch(plan, ctx.queue_depth))
         if self.function_limit is not None:
             constraints.append(LimitConstraint(Tally(), "function", self.function_limit))
         for k in self.keyed:
@@ -133,6 +159,19 @@ class ConcurrencyConfig:
                 counter = ctx.shared_state(("concurrency", k.scope, k.key.text), Counter)
             constraints.append(KeyedConstraint(counter, k))
         return (), constraints
+
+
+def account_limit(account: Node | None) -> int:
+    """The account limit a scenario's ``account`` gives (validated by the loader):
+    ``concurrency``, else its plan's included concurrency, else :data:`DEFAULT_ACCOUNT_LIMIT`."""
+    if account is None or not isinstance(account.value, dict):
+        return DEFAULT_ACCOUNT_LIMIT
+    if account.get("concurrency") is not None:
+        return account.get("concurrency").int(minimum=1)
+    plan = PLANS.get(account.get("plan").value) if account.get("plan") is not None else None
+    if plan is not None and plan.concurrency is not None:
+        return plan.concurrency
+    return DEFAULT_ACCOUNT_LIMIT
 
 
 def account_never_binds(scenario: "Scenario", limit: int) -> bool:
@@ -226,3 +265,182 @@ class KeyedConstraint(Constraint):
             used[value] = n
         else:
             del used[value]
+
+
+def _minute(t: float) -> int:
+    """The clock minute (from t = 0) holding time ``t``."""
+    return int(t // BURST_METER)
+
+
+class BurstLedger(SummarySection):
+    """The account's in-use slots and the burst allowance they spend (see the module doc).
+
+    The interval since the last change of ``used`` is accounted for lazily, when the next
+    question or change comes (``_advance``): the minutes it covered at a level above the
+    limit are spent then, each at the moment it was first above the limit, which is what
+    an eager meter would have done."""
+
+    section = "burst"
+
+    def __init__(self, plan: str, base: int, spent_before: int) -> None:
+        self.plan = plan
+        self.used = 0
+        self.base = base
+        self.ceiling = BURST_FACTOR * base
+        self.before = spent_before
+        self.spent = spent_before
+        self.paid: list[int] = []         # the minutes spent in this simulation, in order
+        self.last_paid = -1                # the last minute spent
+        self.last_seen = -1                # the last minute seen above the limit (spent or not)
+        self.unpaid = 0                    # minutes above the limit after the allowance ran out
+        self.since = 0.0                   # when ``used`` last changed
+        self.ran_out_at: float | None = 0.0 if spent_before >= BURST_MINUTES else None
+        self.runs = 0                      # runs whose start item was admitted above the limit
+        self.steps = 0                     # items (of any kind) admitted above the limit
+        self.peak = 0
+        self.peak_at = 0.0
+
+    def _advance(self, now: float) -> None:
+        """Spend the minutes that ``[since, now)`` covered at the current level."""
+        if self.used > self.base and now > self.since:
+            first = max(_minute(self.since), self.last_seen + 1)
+            for m in range(first, math.ceil(now / BURST_METER)):
+                self._spend(m, max(m * BURST_METER, self.since))
+        self.since = now
+
+    def _spend(self, minute: int, at: float) -> None:
+        self.last_seen = minute
+        if self.spent < BURST_MINUTES:
+            self.spent += 1
+            self.paid.append(minute)
+            self.last_paid = minute
+            if self.spent == BURST_MINUTES:
+                self.ran_out_at = at
+        else:
+            self.unpaid += 1
+
+    def admits(self, now: float) -> bool:
+        """Whether one more slot may be taken at ``now``: below the limit, or below the
+        burst ceiling while the current minute is paid for or a minute is left. (Catching
+        up on the minutes already past changes no answer, so a question may do it.)"""
+        used = self.used
+        if used < self.base:
+            return True
+        if used >= self.ceiling:
+            return False
+        self._advance(now)
+        return _minute(now) == self.last_paid or self.spent < BURST_MINUTES
+
+    def acquire(self, is_first_start: bool, now: float) -> None:
+        self._advance(now)
+        if self.used >= self.base:
+            minute = _minute(now)
+            if minute > self.last_seen:
+                self._spend(minute, now)
+            self.steps += 1
+            if is_first_start:
+                self.runs += 1
+        self.used += 1
+        if self.used > self.peak:
+            self.peak = self.used
+            self.peak_at = now
+
+    def release(self, now: float) -> None:
+        self._advance(now)
+        self.used -= 1
+
+    def describe(self) -> str:
+        """The ledger's state in words, for the decision log."""
+        left = BURST_MINUTES - self.spent
+        state = (f"{left} of {BURST_MINUTES} burst minutes left" if left else
+                 f"burst allowance spent at t={self.ran_out_at:g}s")
+        return f"account limit: {self.used}/{self.base} in use (burst up to {self.ceiling}; {state})"
+
+    def report(self, end: float) -> dict[str, Any]:
+        self._advance(end)
+        spans: list[list[float]] = []
+        for m in self.paid:
+            start = m * BURST_METER
+            if spans and spans[-1][1] == start:
+                spans[-1][1] = start + BURST_METER
+            else:
+                spans.append([start, start + BURST_METER])
+        ran_out = self.ran_out_at is not None
+        back = None                       # the end of the last minute paid for, once none is left
+        if ran_out:
+            back = (self.last_paid + 1) * BURST_METER if self.paid else 0.0
+        return {
+            "what": (f"bursty concurrency ({self.plan} plan): up to {BURST_FACTOR}x the account limit for up to "
+                     f"{BURST_MINUTES} minutes a month; a minute is spent for each clock minute from t=0 in which "
+                     "more steps executed than the account limit"),
+            "account_limit": self.base,
+            "burst_limit": self.ceiling,
+            "allowance_minutes": BURST_MINUTES,
+            "minutes_spent_before": self.before,
+            "minutes_spent": len(self.paid),
+            "minutes_left": BURST_MINUTES - self.spent,
+            "burst_spans": spans,
+            "runs_started_by_burst": self.runs,
+            "steps_started_by_burst": self.steps,
+            "peak_in_use": self.peak,
+            "peak_at": self.peak_at,
+            "ran_out": ran_out,
+            "ran_out_at": self.ran_out_at,
+            "limit_back_to_base_at": back,
+            "minutes_above_limit_after_running_out": self.unpaid,
+        }
+
+
+class BurstLimitConstraint(Constraint):
+    """The account limit with bursty concurrency: the shared :class:`BurstLedger` decides;
+    a refusal stops the walk and is named ``account``, as the plain account limit's (§3.3)."""
+
+    stop = True
+
+    def __init__(self, ledger: BurstLedger) -> None:
+        self.ledger = ledger
+        self.refusal = Refusal("account", stop=True)
+
+    def check(self, item, now: float) -> Refusal | None:
+        return None if self.ledger.admits(now) else self.refusal
+
+    def acquire(self, item, now: float) -> None:
+        self.ledger.acquire(item.run.started_at is None, now)
+
+    def release(self, item, now: float) -> None:
+        self.ledger.release(now)
+
+    def explain(self, item, now: float) -> str:
+        return self.ledger.describe()
+
+
+class QueueDepthWatch(SummarySection):
+    """The plan's queue depth against the account's simulated one. Inngest publishes the
+    limit but neither its docs nor its source say what happens at it (the source's
+    per-function backlog size limit is a separate, Cloud-configured hook), so flowsim does
+    not guess: it warns when the depth first passes the limit and goes on queueing."""
+
+    section = "queue_depth"
+
+    def __init__(self, plan: Plan, depth: "QueueDepth") -> None:
+        self.plan = plan
+        self.depth = depth
+        depth.watch(plan.queue_depth, self._passed)
+
+    def _passed(self, count: int, now: float) -> None:
+        warnings.warn(ScenarioWarning(
+            f"at t={format_duration(now)} the account's queues held {count:,} items, more than the "
+            f"{self.plan.name} plan's queue depth of {self.plan.queue_depth:,}; Inngest does not publish what "
+            "happens then, and flowsim keeps queueing, so results from then on may be optimistic"))
+
+    def report(self, end: float) -> dict[str, Any]:
+        depth = self.depth
+        return {
+            "what": (f"queue items waiting (enqueued, not started) across the account against the {self.plan.name} "
+                     "plan's queue depth; what Inngest does beyond it is not published, flowsim keeps queueing"),
+            "limit": self.plan.queue_depth,
+            "peak": depth.peak,
+            "peak_at": depth.peak_at,
+            "exceeded": depth.passed_at is not None,
+            "first_exceeded_at": depth.passed_at,
+        }

@@ -31,16 +31,22 @@ tolerance of :data:`SNAP` emission intervals; :meth:`Bucket.retry_at` returns a 
 which :meth:`Bucket.allows` is true by construction, so an engine that wakes exactly
 then never finds it refused.
 
-Two Lua details flowsim does not reproduce, both documented in the spec:
+Redis key expiry, a platform choice (``platform.gcra_key_expiry``: on for ``inngest``,
+off for ``ideal``). A consuming request writes the key with ``EX = trunc(max((tat − now)
+/ 1 s, 1))`` seconds (Lua's ``string.format("%d", …)`` truncates; the peek with quantity
+0 and a refused request write nothing), so the key can vanish up to 1 s before its
+``tat``, and the next request then finds an idle bucket: ``rateLimit {limit: 9, period:
+1m}`` admits events at 0 s and 6.5 s (the key written at 0 with ``tat`` 6.67 s expires at
+6 s). Redis deletes a key once its time is strictly past the expiry, so the key still
+reads at the expiry instant itself. With expiry off, a key lives until its ``tat``, the
+exact GCRA of the spec's mirror (whose Lua runs used a simulated clock, under which Redis
+expiry never fires).
 
-* the capacity peek reads the *raw* ``tat`` even when it lies in the past (for as long
-  as the Redis key lives, at least 1 s), overestimating capacity; only a batched acquire
-  (key queues, more than one unit at once) can act on it (§4.5). flowsim treats a
-  ``tat`` in the past as an idle bucket, which is what the Lua sees once the key expired;
-* the key's expiry ``EX = trunc(max((tat - now) / 1 s, 1))`` truncates to whole
-  seconds, so the key can vanish up to 1 s before its ``tat`` and the bucket then reads
-  as idle. The spec's mirror treats the key as present until ``tat`` [its Lua runs used
-  a simulated clock, under which Redis expiry never fires], and so does flowsim.
+One Lua detail flowsim does not reproduce, documented in the spec: the capacity peek
+reads the *raw* ``tat`` even when it lies in the past (for as long as the Redis key
+lives), overestimating capacity; only a batched acquire (key queues, more than one unit
+at once) can act on it (§4.5). flowsim treats a ``tat`` in the past as an idle bucket,
+which is what the Lua sees once the key expired.
 """
 from __future__ import annotations
 
@@ -87,14 +93,18 @@ class Rate:
 
 
 class Bucket:
-    """The GCRA state of one key: ``tat = anchor + n · emission``; idle (as if absent) once ``tat < now``."""
+    """The GCRA state of one key: ``tat = anchor + n · emission``; idle (as if absent) once
+    ``tat < now`` or, with ``expiry``, once the Redis key expired (``now > expires``)."""
 
-    __slots__ = ("rate", "anchor", "n")
+    __slots__ = ("rate", "anchor", "n", "expiry", "expires")
 
-    def __init__(self, rate: Rate) -> None:
+    def __init__(self, rate: Rate, expiry: bool = False) -> None:
         self.rate = rate
         self.anchor = 0.0
         self.n = 0            # n == 0: the key is absent (idle)
+        self.expiry = expiry
+        self.expires = math.inf
+        """When the Redis key expires (write time + ``EX``); it reads until then, inclusive."""
 
     @property
     def tat(self) -> float | None:
@@ -111,13 +121,13 @@ class Bucket:
 
     def _backlog(self, now: float) -> int:
         """Whole emission intervals of ``tat`` still ahead of ``now``: ``ceil((tat − now)/T)⁺``."""
-        if not self.n:
+        if not self.n or now > self.expires:
             return 0
         return max(self.n - math.floor(self._elapsed(now)), 0)
 
     def idle(self, now: float) -> bool:
-        """Whether the key is absent or its ``tat`` has passed (``tat < now``)."""
-        return not self.n or self._elapsed(now) > self.n
+        """Whether the key is absent (never written, or expired) or its ``tat`` has passed."""
+        return not self.n or now > self.expires or self._elapsed(now) > self.n
 
     def capacity(self, now: float) -> int:
         """Units admissible at ``now``: ``floor((dvt − (tat − now)⁺) / emission)``."""
@@ -134,31 +144,47 @@ class Bucket:
         """
         if self.rate.burst + 1 - self._backlog(now) < k:
             return False
-        if self.idle(now):          # tat < now: the bucket restarts from now
+        if self.idle(now):          # tat < now (or the key expired): the bucket restarts from now
             self.anchor = now
             self.n = k
         else:                       # tat >= now: max(tat, now) = tat
             self.n += k
+        if self.expiry:
+            self.expires = now + self._ex(now)
         return True
 
+    def _ex(self, now: float) -> int:
+        """The key's ``EX`` after a write at ``now``: ``trunc(max(tat − now, 1 s))`` whole
+        seconds, with ``tat − now`` a whole number of seconds when within :data:`SNAP` of one."""
+        ttl = (self.n - self._elapsed(now)) * self.rate.period / self.rate.limit
+        whole = round(ttl)
+        if abs(ttl - whole) <= SNAP * max(1.0, abs(ttl)):
+            ttl = whole
+        return max(int(ttl), 1)
+
     def retry_at(self, now: float) -> float:
-        """The earliest time ``>= now`` at which one more unit is admitted: ``tat − τ``."""
+        """The earliest time ``>= now`` at which one more unit is admitted: ``tat − τ``, or
+        just after the key expires if that comes first."""
         if self.allows(now):
             return now
         rate = self.rate
         t = self.anchor + rate.offset(self.n - rate.burst)
+        if self.expires < t:
+            t = math.nextafter(self.expires, math.inf)
         while not self.allows(t):       # guard against a rounding step below the boundary
             t = math.nextafter(t, math.inf)
         return t
 
 
 class Buckets:
-    """The buckets of one mechanism by key; idle buckets are forgotten as time passes."""
+    """The buckets of one mechanism by key; idle buckets are forgotten as time passes.
+    ``expiry``: keys expire as Redis expires them (see the module docstring)."""
 
-    __slots__ = ("rate", "by_key", "_expiry")
+    __slots__ = ("rate", "expiry", "by_key", "_expiry")
 
-    def __init__(self, rate: Rate) -> None:
+    def __init__(self, rate: Rate, expiry: bool = False) -> None:
         self.rate = rate
+        self.expiry = expiry
         self.by_key: dict[str, Bucket] = {}
         self._expiry: list[tuple[float, str]] = []     # (tat at a write, key): a heap
 
@@ -172,7 +198,7 @@ class Buckets:
         self._forget(now)
         bucket = self.by_key.get(key)
         if bucket is None:
-            bucket = self.by_key[key] = Bucket(self.rate)
+            bucket = self.by_key[key] = Bucket(self.rate, self.expiry)
         return bucket
 
     def consume(self, key: str, now: float, k: int = 1) -> bool:

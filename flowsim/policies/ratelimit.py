@@ -20,8 +20,11 @@ with the idempotency one (§5.1): this module warns and stands down, and
 Algorithm (§5.2): the GCRA of :mod:`flowsim.policies.gcra` with emission
 ``period/limit`` and the hidden burst ``floor(limit/10)``, so from idle
 ``floor(limit/10) + 1`` events are admitted at once, then one per ``period/limit``
-(10/min with an event a second admits t = 0, 1, 6, 12, …, 54 s: 11 in a minute). An
-event the GCRA refuses is **dropped**: outcome ``rate_limited``, no run, and the
+(10/min with an event a second admits t = 0, 1, 6, 12, …, 54 s: 11 in a minute). On
+``inngest`` the key expires as ``ratelimit.lua`` writes it (``platform.gcra_key_expiry``,
+:mod:`flowsim.policies.gcra`): ``{limit: 9, period: 1m}`` admits events at 0 s and 6.5 s,
+the key written at 0 s (``tat`` 6.67 s) having expired at 6 s; ``ideal`` keeps the exact
+GCRA and drops the second. An event the GCRA refuses is **dropped**: outcome ``rate_limited``, no run, and the
 events table's ``key`` column carries the key value; an admitted run carries its key
 in ``runs.keys["rateLimit"]``. Checked before debounce (§1
 step 3); a batch's run bypasses it (``PreventRateLimit``, §9.1), while events that fail
@@ -111,7 +114,7 @@ class RateLimitConfig:
         return cls(limit, whole, key)
 
     def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:
-        return (RateLimitStage(self.limit, self.period, self.key),), ()
+        return (RateLimitStage(self.limit, self.period, self.key, ctx.platform.gcra_key_expiry),), ()
 
 
 class RateLimitStage(EventStage):
@@ -126,11 +129,11 @@ class RateLimitStage(EventStage):
     what: ClassVar[str] = "rate limit"
     label: ClassVar[str] = "rateLimit"      # the admitted run's key in runs.keys
 
-    def __init__(self, limit: int, period: float, key: Expr | None) -> None:
+    def __init__(self, limit: int, period: float, key: Expr | None, expiry: bool = False) -> None:
         self.limit = limit
         self.period = period
         self.key = key
-        self.buckets = Buckets(Rate(period, limit, hidden_burst(limit)))
+        self.buckets = Buckets(Rate(period, limit, hidden_burst(limit)), expiry)
 
     def admit(self, candidate: Candidate, ctx: StageContext) -> Drop | None:
         if candidate.batch_id is not None:      # PreventRateLimit for batch runs (§9.1)

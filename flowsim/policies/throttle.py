@@ -23,7 +23,12 @@ the refusal (``blocked_by = throttle:<key>``, or ``throttle`` without a key) car
 GCRA's retry time, at which the engine walks the queue again through
 ``platform.throttle_wake``: at the next whole second on ``inngest`` (the partition is
 requeued to ``now.Truncate(1s) + 1s`` and rescanned until the GCRA allows), exactly
-then on ``ideal``.
+then on ``ideal``. On ``inngest`` that requeue is forced (``platform.throttle_force``):
+until the rescan, a new arrival does not make the queue walked, only the end of one of
+the function's own executing items does; and the bucket's Redis key expires as the Lua
+writes it (``platform.gcra_key_expiry``, :mod:`flowsim.policies.gcra`): 5 runs at 0 s and
+5 at 12.2 s with ``{limit: 4, period: 10s, burst: 1}`` all start at once, the key written
+at 0 s (``tat`` 12.5 s) having expired at 12 s.
 
 Keys (§2.1, §1 step 5): evaluated once per run from its first event into
 ``run.keys["throttle"]``; a key evaluating to ``false`` (missing field) shares the
@@ -93,7 +98,7 @@ class ThrottleConfig:
         return cls(limit, whole, burst, key)
 
     def build(self, ctx: BuildContext) -> tuple[Iterable[EventStage], Iterable[Constraint]]:
-        return (), (ThrottleConstraint(self),)
+        return (), (ThrottleConstraint(self, ctx.platform.gcra_key_expiry),)
 
 
 class ThrottleConstraint(Constraint):
@@ -102,9 +107,9 @@ class ThrottleConstraint(Constraint):
     stop = False            # a throttled item is skipped by the walk (§3.3)
     start_only = True       # only start items and their retries are throttled (§4.2)
 
-    def __init__(self, config: ThrottleConfig) -> None:
+    def __init__(self, config: ThrottleConfig, expiry: bool = False) -> None:
         self.key = config.key
-        self.buckets = Buckets(config.rate)
+        self.buckets = Buckets(config.rate, expiry)
         self._reasons: dict[str, str] = {}
         # The refusal last given per key and when: at one instant a refused key stays
         # refused until one of its starts is acquired, so a walk past many items of a

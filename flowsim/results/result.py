@@ -43,13 +43,18 @@ class Result:
     _slices: Any = field(default=None, repr=False)
     """The key-expression values captured for ``simulate(..., metrics=...)``
     (:mod:`flowsim.results.slices`), ``None`` when none were asked for."""
+    mechanisms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Sections reported by mechanisms' shared state (e.g. ``burst``), by section name."""
 
     def summary(self) -> dict[str, Any]:
         """Headline metrics (counts, latency percentiles, slot use, binding constraints,
-        fairness), computed once, excluding the warm-up."""
+        fairness), computed once, excluding the warm-up; and the mechanisms' own sections
+        under ``mechanisms`` when any reported (whole run, warm-up included)."""
         if self._summary is None:
             from flowsim.results.metrics import summarize
             self._summary = summarize(self, self.warmup)
+            if self.mechanisms:
+                self._summary["mechanisms"] = self.mechanisms
         return self._summary
 
     def metric(self, metric: str) -> float:

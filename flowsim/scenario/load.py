@@ -14,9 +14,10 @@ from typing import Any, Mapping
 
 from flowsim.distributions import parse_distribution
 from flowsim.errors import ScenarioError, ScenarioWarning
+from flowsim.plans import BURST_MINUTES, PLANS
 from flowsim.platform import parse_platform
 from flowsim.policies import MECHANISMS
-from flowsim.policies.concurrency import DEFAULT_ACCOUNT_LIMIT
+from flowsim.policies.concurrency import DEFAULT_ACCOUNT_LIMIT, account_limit
 from flowsim.scenario.model import (DEFAULT_PRIORITY_RANGE, DEFAULT_RETRIES, MAX_CANCELLATIONS, MAX_RETRIES,
                                     Account, CancelOn, FunctionSpec, RunStep, Scenario, SleepStep, Step,
                                     Trigger, WaitStep)
@@ -54,7 +55,7 @@ def parse_scenario(data: Any, source: Source) -> Scenario:
     name = _parse_name(root, source)
     seed = root.get("seed").int(minimum=0) if root.get("seed") else 0
     horizon = root.child("horizon").duration(minimum=1e-9, what="horizon") if root.get("horizon") else 3600.0
-    account = _parse_account(root.get("account"))
+    account = _parse_account(root.get("account"), horizon)
     platform = parse_platform(root.get("platform"), account.key_queues)
     functions_node = root.child("functions")
     functions_node.list()
@@ -194,15 +195,69 @@ def _check_durations(node: Node, functions: list[FunctionSpec]) -> None:
             check(entry.child("replay").get("durations"))
 
 
-def _parse_account(node: Node | None) -> Account:
+ACCOUNT_FIELDS = ("plan", "concurrency", "burst", "burst_minutes_used", "priority_range", "key_queues")
+#: Above this horizon the burst allowance's monthly refill (at a time not published) could fall inside.
+SHORTEST_MONTH = 28 * 86400.0
+
+
+def _parse_account(node: Node | None, horizon: float) -> Account:
+    """``account``: the concurrency limit, a plan (:mod:`flowsim.plans`) and its burst,
+    the priority range and the queue path."""
     if node is None:
         return Account(DEFAULT_ACCOUNT_LIMIT)
-    node.mapping(("concurrency", "priority_range", "key_queues"))
-    limit = node.get("concurrency").int(minimum=1) if node.get("concurrency") else DEFAULT_ACCOUNT_LIMIT
+    node.mapping(ACCOUNT_FIELDS)
+    plan = PLANS[node.get("plan").choice(PLANS)] if node.get("plan") else None
+    limit_node = node.get("concurrency")
+    if limit_node is not None:
+        limit = limit_node.int(minimum=1)
+        if plan is not None and plan.max_concurrency is not None and limit > plan.max_concurrency:
+            raise limit_node.error(
+                f"{limit} is above the {plan.name} plan's limit of {plan.max_concurrency:,} concurrent steps "
+                f"(Inngest's published plan limits); account.concurrency wins over the plan's own limit, so it "
+                f"must be one the plan allows: 1 to {plan.max_concurrency:,} on {plan.name} "
+                f"({_plan_ranges()})")
+    elif plan is not None and plan.concurrency is None:
+        raise node.child("plan").error(
+            f"the {plan.name} plan's concurrency is custom: set account.concurrency to your contract's limit")
+    limit = account_limit(node)
+    burst = plan is not None and plan.burst
+    burst_node = node.get("burst")
+    if burst_node is not None and burst_node.bool():
+        if plan is None:
+            raise burst_node.error("bursty concurrency comes with a plan: set account.plan to "
+                                   f"{_or(name for name, p in PLANS.items() if p.burst)}")
+        if not plan.burst:
+            raise burst_node.error(f"the {plan.name} plan has no bursty concurrency (Pro and above: "
+                                   f"{_or(name for name, p in PLANS.items() if p.burst)})")
+    elif burst_node is not None:
+        burst = False
+    used = 0
+    used_node = node.get("burst_minutes_used")
+    if used_node is not None:
+        if not burst:
+            raise used_node.error("burst_minutes_used needs bursty concurrency (a plan with it, and burst not "
+                                  "false)")
+        used = used_node.int(minimum=0, maximum=BURST_MINUTES)
+    if burst and horizon > SHORTEST_MONTH:
+        warnings.warn(ScenarioWarning(node.child("plan").error(
+            f"the horizon ({format_duration(horizon)}) is longer than a month: Inngest refills the burst "
+            f"allowance ({BURST_MINUTES} minutes) monthly at a time it does not publish, and flowsim does not "
+            "refill it within a simulation").format()))
     prange = (node.get("priority_range").duration(maximum=43200, what="priority range")
               if node.get("priority_range") else DEFAULT_PRIORITY_RANGE)
     key_queues = node.get("key_queues").bool() if node.get("key_queues") is not None else False
-    return Account(limit, prange, key_queues)
+    return Account(limit, prange, key_queues, plan, burst, used)
+
+
+def _plan_ranges() -> str:
+    """What each plan allows for account.concurrency, for a message."""
+    return ", ".join(f"{p.name}: up to {p.max_concurrency:,}" if p.max_concurrency is not None else f"{p.name}: any"
+                     for p in PLANS.values())
+
+
+def _or(names: Any) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
 def _parse_function(node: Node, index: int, root: Node) -> FunctionSpec:

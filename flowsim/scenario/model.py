@@ -14,6 +14,7 @@ from typing import Any
 
 from flowsim.distributions import Distribution
 from flowsim.expr import Expr
+from flowsim.plans import Plan
 from flowsim.platform import Platform
 from flowsim.policies.base import Mechanism
 from flowsim.traffic.sources import TrafficSource
@@ -107,12 +108,19 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class Account:
-    """The account's settings: its concurrency limit, the priority factor's range, and the
-    queue path (``key_queues``: per-key backlogs, §3.4; default the walk of §3.3)."""
+    """The account's settings: its concurrency limit, the priority factor's range, the
+    queue path (``key_queues``: per-key backlogs, §3.4; default the walk of §3.3), and its
+    Inngest Cloud plan (:mod:`flowsim.plans`) with bursty concurrency."""
 
     concurrency: int
     priority_range: float = DEFAULT_PRIORITY_RANGE
     key_queues: bool = False
+    plan: Plan | None = None
+    """The plan, or ``None`` (no plan: the dev server's defaults, nothing capped)."""
+    burst: bool = False
+    """Bursty concurrency on: the plan has it and ``account.burst`` is not ``false``."""
+    burst_minutes_used: int = 0
+    """Burst minutes of the month already spent when the simulation starts."""
 
 
 @dataclass

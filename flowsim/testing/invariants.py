@@ -18,10 +18,18 @@ definitions (spec sections in brackets):
     starting function's own limit. Within one instant the tables do not tell the order,
     so the most lenient is taken: ends first, then requests of zero length (each beside
     the requests spanning the instant), then the other starts, smallest limit first.
+    With bursty concurrency (a plan, §3.2 and :mod:`flowsim.plans`) the account may run up to
+    3× its limit, and the minutes the result's ``burst`` section says it spent must be
+    the right ones: each spent minute had more requests executing than the limit at some
+    moment (in the most generous order), a start that certainly took the account above
+    its limit lies in a spent minute, every minute certainly above the limit is spent
+    while the allowance lasts, and no more minutes are spent than the allowance had.
 ``throttle`` (§4.2, §4.3): per function and key value, the starts of start items (retries
     included) conform to the GCRA with emission ``T = period/limit`` and tolerance
     ``τ = (limit + burst − 1)·T``: for starts ``i < j``, ``t_j − t_i ≥ (j − i)·T − τ``
-    (equivalently at most ``floor((w + τ)/T) + 1`` starts in any window of length ``w``).
+    (equivalently at most ``floor((w + τ)/T) + 1`` starts in any window of length ``w``);
+    with ``platform.gcra_key_expiry`` the bound restarts after the key's Redis expiry
+    (``EX = trunc(max(tat − t, 1 s))`` after each start ``t``, §2.3).
     Throttle never drops: a run that never started was cancelled, skipped by a singleton
     or is still pending at the horizon, and no event's reason names the throttle. With key
     queues (§3.4, §2.4) the throttle is taken when the item is refilled, which may be up to
@@ -29,9 +37,10 @@ definitions (spec sections in brackets):
     checked with that much more tolerance.
 ``rate_limit`` (§5.2; ``idempotency``, §5.1, is the rate limit 1/24h): per function and
     key value, the arrival times of the events the rate limiter admitted conform to the
-    GCRA with ``T = period/limit`` and ``τ = floor(limit/10)·T``; and every event it
-    dropped was non-conforming when it arrived (checked when the admitted set is
-    complete, i.e. the function does not batch). Event-id idempotency (§5.3): two
+    GCRA with ``T = period/limit`` and ``τ = floor(limit/10)·T`` (restarting after the
+    key's expiry, as for throttle); and every event it dropped was non-conforming when it
+    arrived, its key not expired (checked when the admitted set is complete, i.e. the
+    function does not batch). Event-id idempotency (§5.3): two
     non-batch runs of one function created from the same event id are 24 h apart.
 ``debounce`` (§6.2): a debounced run has one event ``e``, and every other event of the same
     function and debounce key that reached the debounce after ``e`` and before the
@@ -56,7 +65,8 @@ definitions (spec sections in brackets):
     more than ``future_at_limit`` ahead; equal scores are compared by enqueue order where
     the tables tell it, else not at all).
 ``work_conserving`` (§3.3): in such a function, while an item is ready and waiting (over
-    any interval of positive length) the function limit or the account limit is full.
+    any interval of positive length) the function limit or the account limit is full (with
+    bursty concurrency: its burst ceiling while the minute is spent or minutes are left).
     Both describe the default path's walk; with key queues (§3.4) neither holds (backlogs
     are refilled in a random order, at the scanner's ticks), and neither is checked.
 ``littles_law`` (spec README): per function and overall, on the sample path over
@@ -79,6 +89,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from flowsim.expr import ExprEvalError, is_true, key_string, key_value
+from flowsim.plans import BURST_FACTOR, BURST_METER, BURST_MINUTES
 from flowsim.results.recorder import OUTCOMES, STATUSES
 from flowsim.results.result import Result
 from flowsim.scenario.model import FunctionSpec, SleepStep
@@ -288,8 +299,14 @@ def check_concurrency(result: Result) -> None:
     run_of = work["run_id"].to_numpy()
     step_of = work["step"].to_numpy()
     n = len(work)
-    account = result.scenario.account.concurrency
-    _sweep("account", np.arange(n), np.full(n, account), starts, ends, run_of, step_of, "")
+    account = result.scenario.account
+    if account.burst:
+        _sweep("account (burst ceiling)", np.arange(n), np.full(n, BURST_FACTOR * account.concurrency), starts,
+               ends, run_of, step_of, "")
+        if "burst" in result.mechanisms:
+            _check_burst(account, result.mechanisms["burst"], starts, ends, f.horizon)
+    else:
+        _sweep("account", np.arange(n), np.full(n, account.concurrency), starts, ends, run_of, step_of, "")
     groups: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
     for fn in result.scenario.functions:
         conf = fn.mechanisms.get("concurrency")
@@ -312,6 +329,82 @@ def check_concurrency(result: Result) -> None:
         idx = np.asarray([i for i, _ in members])
         limits = np.asarray([lim for _, lim in members])
         _sweep(f"keyed limit {text}={value} ({scope})", idx, limits, starts, ends, run_of, step_of, value)
+
+
+def _paid_minutes(section: dict[str, Any]) -> set[int]:
+    """The minutes (from t = 0) a ``burst`` summary section says were spent."""
+    return {m for a, b in section["burst_spans"] for m in range(round(a / BURST_METER), round(b / BURST_METER))}
+
+
+def _check_burst(account: Any, section: dict[str, Any], starts: np.ndarray, ends: np.ndarray,
+                 horizon: float) -> None:
+    """The burst minutes spent are the right ones (see ``concurrency`` in the module doc)."""
+    base = account.concurrency
+    allowance = BURST_MINUTES - account.burst_minutes_used
+    paid = _paid_minutes(section)
+    if len(paid) != section["minutes_spent"] or len(paid) > allowance:
+        raise InvariantError("concurrency", f"account burst: {len(paid)} minutes spent "
+                                            f"({section['minutes_spent']} reported), {allowance} were left")
+    zero = ends <= starts
+    times = np.unique(np.concatenate([starts, ends, [0.0]]))
+    k_s = np.searchsorted(times, starts)
+    k_e = np.searchsorted(times, ends)
+    pos = ~zero
+    # level on [times[k], times[k+1]) and, at each instant, the starts and ends there
+    steady = np.cumsum(np.bincount(k_s[pos], minlength=len(times)) - np.bincount(k_e[pos], minlength=len(times)))
+    n_starts = np.bincount(k_s[pos], minlength=len(times))
+    n_ends = np.bincount(k_e[pos], minlength=len(times))
+    n_zero = np.bincount(k_s[zero], minlength=len(times))
+    before = np.r_[0, steady[:-1]]
+    generous = before + n_starts + n_zero                      # starts before ends at the instant
+    lenient = before - n_ends + np.maximum(n_starts, (n_zero > 0).astype(int))     # ends first, one start
+    minute = (times // BURST_METER).astype(int)
+    above: set[int] = set()             # minutes certainly above the limit
+    maybe: set[int] = set()             # minutes above it in the most generous order
+    for k in range(len(times)):
+        t = times[k]
+        m = int(minute[k])
+        if generous[k] > base:
+            maybe.add(m)
+        if lenient[k] > base:
+            above.add(m)
+            if n_starts[k] + n_zero[k] and m not in paid:
+                raise InvariantError("concurrency", f"account: more than the limit of {base} executing at "
+                                                    f"t={_fmt(t)} (burst) in minute {m}, which the burst ledger "
+                                                    "did not spend", time=float(t))
+        nxt = times[k + 1] if k + 1 < len(times) else horizon
+        if steady[k] > base and nxt > t + EPS:
+            # every minute the interval [t, nxt) covers with a positive length
+            last = int(math.ceil(min(nxt, horizon) / BURST_METER - EPS)) - 1
+            for mm in range(m, max(last, m) + 1):
+                if min(nxt, (mm + 1) * BURST_METER) - max(t, mm * BURST_METER) > EPS:
+                    above.add(mm)
+                    maybe.add(mm)
+    for m in sorted(paid):
+        if m not in maybe:
+            raise InvariantError("concurrency", f"account: burst minute {m} (from t={_fmt(m * BURST_METER)}) was "
+                                                f"spent, but at most {base} requests executed in it")
+    for m in sorted(above):
+        if m not in paid and sum(1 for p in paid if p < m) < allowance:
+            raise InvariantError("concurrency", f"account: more than {base} requests executed in minute {m} (from "
+                                                f"t={_fmt(m * BURST_METER)}) while burst minutes were left, but the "
+                                                "ledger did not spend it", time=m * BURST_METER)
+
+
+def burst_ceilings(result: Result, times: np.ndarray) -> np.ndarray:
+    """The account's limit at each of ``times``: its burst ceiling while the minute is
+    spent or minutes are left, else the limit itself (without bursty concurrency: the limit)."""
+    account = result.scenario.account
+    base = account.concurrency
+    if not account.burst:
+        return np.full(len(times), float(base))
+    section = result.mechanisms.get("burst")
+    if section is None:
+        return np.full(len(times), float(BURST_FACTOR * base))
+    paid = np.array(sorted(_paid_minutes(section)), dtype=int)
+    minute = (times // BURST_METER).astype(int)
+    left = BURST_MINUTES - account.burst_minutes_used - np.searchsorted(paid, minute)
+    return np.where(np.isin(minute, paid) | (left > 0), float(BURST_FACTOR * base), float(base))
 
 
 def _sweep(name: str, idx: np.ndarray, limits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
@@ -350,15 +443,32 @@ def _sweep(name: str, idx: np.ndarray, limits: np.ndarray, starts: np.ndarray, e
 
 # -- GCRA bounds: throttle and rate limit --------------------------------------------------------
 
-def _gcra_conforms(times: list[float], T: float, tau: float) -> int | None:
+def _key_expires(tat: float, t: float) -> float:
+    """When the Redis key written at ``t`` with ``tat`` expires: ``t + trunc(max(tat − t, 1))``
+    (§2.3; ``tat − t`` within 1e-9 of a whole number counts as whole, as the GCRA does)."""
+    ttl = tat - t
+    whole = round(ttl)
+    if abs(ttl - whole) <= EPS * max(1.0, abs(ttl)):
+        ttl = whole
+    return t + max(int(ttl), 1)
+
+
+def _gcra_conforms(times: list[float], T: float, tau: float, expiry: bool = False) -> int | None:
     """Index of the first time that breaks the GCRA(T, τ) conformance of ``times`` (sorted),
-    or ``None``: virtual scheduling, ``tat := max(t, tat) + T``, conforming iff ``t ≥ tat − τ``."""
+    or ``None``: virtual scheduling, ``tat := max(t, tat) + T``, conforming iff ``t ≥ tat − τ``.
+    With ``expiry`` a time past the key's expiry starts afresh (the expiry is a whole number
+    of seconds after a start, so the engine and this check compare the same floats)."""
     tat = -math.inf
+    expires = math.inf
     eps = EPS * max(1.0, T)
     for k, t in enumerate(times):
+        if expiry and t > expires:
+            tat = -math.inf
         if tat != -math.inf and t < tat - tau - eps:
             return k
         tat = max(t, tat) + T
+        if expiry:
+            expires = _key_expires(tat, t)
     return None
 
 
@@ -388,6 +498,7 @@ def check_throttle(result: Result) -> None:
         platform = result.scenario.platform
         if result.scenario.account.key_queues:        # taken at refill, up to this long before the start
             tau += max(platform.backlog_lookahead, platform.future_at_limit)
+        expiry = result.scenario.platform.gcra_key_expiry
         first = fn.steps[0].name
         rows = steps[(steps["function_id"] == fn.id) & steps["kind"].isin(WORK_KINDS) & (steps["step"] == first)
                      & steps["started_at"].notna()]
@@ -400,7 +511,7 @@ def check_throttle(result: Result) -> None:
         for key in sorted(by_key):
             pairs = sorted(by_key[key])
             times = [t for t, _ in pairs]
-            k = _gcra_conforms(times, T, tau)
+            k = _gcra_conforms(times, T, tau, expiry)
             if k is not None:
                 i, ti, bound = _window(times, k, T, tau)
                 on = f" on key {key!r}" if conf.key is not None else ""
@@ -439,7 +550,8 @@ def check_rate_limit(result: Result) -> None:
             limit = max(int(conf.limit), 1)
             _check_admissions(f, fn, "rate_limit", "rate limit", limit, float(conf.period), limit // 10,
                               conf.key, "rate_limited", batching,
-                              lambda row: row.outcome in _REACHED_RATE_LIMIT)
+                              lambda row: row.outcome in _REACHED_RATE_LIMIT,
+                              result.scenario.platform.gcra_key_expiry)
         idem = fn.mechanisms.get("idempotency")
         if idem is not None and getattr(idem, "key", None) is not None:
             # Duplicates of the event-id rule passed the key's rate limit; its own did not.
@@ -451,11 +563,13 @@ def check_rate_limit(result: Result) -> None:
 
 
 def _check_admissions(f: Facts, fn: FunctionSpec, invariant: str, what: str, limit: int, period: float, burst: int,
-                      key_expr: Any, refused: str, batching: bool, admitted: Callable[[Any], bool]) -> None:
+                      key_expr: Any, refused: str, batching: bool, admitted: Callable[[Any], bool],
+                      expiry: bool = False) -> None:
     T = period / limit
     tau = burst * T
     eps = EPS * max(1.0, T)
     tat: dict[str, float] = {}
+    expires: dict[str, float] = {}      # with expiry: when each key's Redis key expires
     times: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for _, row, event in f.rows_of(fn.id):
         if event is None or row.outcome == "batched" or (batching and row.outcome == "pending"):
@@ -474,6 +588,8 @@ def _check_admissions(f: Facts, fn: FunctionSpec, invariant: str, what: str, lim
         now = float(event.at)
         if admitted(row):
             last = tat.get(key)
+            if last is not None and now > expires.get(key, math.inf):
+                last = None             # the key expired (Redis: strictly after its expiry)
             if last is not None and now < last - tau - eps:
                 lst = [t for t, _ in times[key]] + [now]
                 i, ti, bound = _window(lst, len(lst) - 1, T, tau)
@@ -483,10 +599,12 @@ def _check_admissions(f: Facts, fn: FunctionSpec, invariant: str, what: str, lim
                                f"floor((w + τ)/T) + 1 = {bound} ({limit}/{_fmt(period)}s: T={_fmt(T)}s, "
                                f"τ={_fmt(tau)}s)", function_id=fn.id, event_id=row.event_id, key=key, time=now)
             tat[key] = max(now, last if last is not None else now) + T
+            if expiry:
+                expires[key] = _key_expires(tat[key], now)
             times[key].append((now, row.event_id))
         elif row.outcome == refused and not batching:
             last = tat.get(key)
-            if last is None or now >= last - tau + eps:
+            if last is None or now >= last - tau + eps or now > expires.get(key, math.inf):
                 raise InvariantError(
                     invariant, f"{fn.id}: event {row.event_id} was dropped as {refused} at t={_fmt(now)}{on} "
                                f"although the {what} had capacity ({limit}/{_fmt(period)}s, "
@@ -826,7 +944,6 @@ def check_work_conserving(result: Result) -> None:
     work = steps[steps["kind"].isin(WORK_KINDS) & steps["started_at"].notna()]
     all_s = work["started_at"].to_numpy(dtype=float)
     all_e = work["ended_at"].fillna(horizon).to_numpy(dtype=float)
-    account = result.scenario.account.concurrency
     for fn in result.scenario.functions:
         if not _ordered(fn):
             continue
@@ -849,6 +966,9 @@ def check_work_conserving(result: Result) -> None:
         last = np.r_[t[1:] != t[:-1], True]          # the level after all changes at each time
         times, w, fx, ax = t[last], cw[last], cf[last], ca[last]
         span = np.diff(np.r_[times, horizon])
+        account = burst_ceilings(result, times)
+        if result.scenario.account.burst:     # the ceiling holds to the end of the minute only
+            span = np.minimum(span, (times // BURST_METER + 1) * BURST_METER - times)
         bad = (span > EPS) & (w > 0) & (fx < limit) & (ax < account) & (times < horizon)
         if bad.any():
             i = int(np.argmax(bad))
@@ -858,7 +978,7 @@ def check_work_conserving(result: Result) -> None:
                 "work_conserving", f"{fn.id}: from t={_fmt(t0)} to t={_fmt(t0 + span[i])} run {waiting.run_id} step "
                                    f"{waiting.step} waited (ready since t={_fmt(waiting.ready)}) while "
                                    f"{int(fx[i])} of {limit if limit != math.inf else 'unlimited'} function slots and "
-                                   f"{int(ax[i])} of {account} account slots were in use",
+                                   f"{int(ax[i])} of {int(account[i])} account slots were in use",
                 function_id=fn.id, run_id=waiting.run_id, time=t0)
 
 

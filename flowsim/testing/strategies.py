@@ -221,3 +221,27 @@ def scenarios(draw: st.DrawFn, *, max_functions: int = 3, max_events: int = 30,
     if key_queues or (key_queues is None and draw(st.booleans())):
         sc.setdefault("account", {})["key_queues"] = True
     return sc
+
+
+def accounts_with_plans() -> st.SearchStrategy[dict[str, Any]]:
+    """``account`` with a plan (:mod:`flowsim.plans`) and a small explicit limit; on plans
+    with bursty concurrency, burst off or 0, 58, 59 or 60 of its 60 minutes already spent
+    (so that a drawn scenario of a few minutes also sees the allowance run out)."""
+    def account(plan: str, limit: int, burst: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"plan": plan, "concurrency": limit}
+        if plan != "free":
+            out.update({"burst": False} if burst is False else {"burst_minutes_used": burst})
+        return out
+    return st.builds(account, st.sampled_from(["free", "pro", "business", "enterprise"]), st.integers(1, 4),
+                     st.sampled_from([False, 0, 58, 59, 59, 60]))
+
+
+@st.composite
+def scenarios_with_plans(draw: st.DrawFn, **kw: Any) -> dict[str, Any]:
+    """:func:`scenarios` (``kw`` passed on) whose account has a plan two times in three
+    (:func:`accounts_with_plans`). A strategy of its own, so that :func:`scenarios` draws
+    what it always drew (the output hashes of ``benchmarks/hashes.py`` depend on it)."""
+    sc = draw(scenarios(**kw))
+    if draw(st.integers(0, 2)):
+        sc["account"] = draw(accounts_with_plans())
+    return sc
