@@ -113,7 +113,9 @@ def _hol_advice(name: str, key: str) -> str:
     return (f"Send {key}'s events to a function of its own (each function has its own queue and peek "
             f"window); or give the other keys' runs a higher priority so they come first in the window{example}, "
             f"which helps while {key}'s backlog is younger than the priority range; or raise {key}'s limit, or "
-            "drop its excess with a rateLimit on that key rather than queueing it.")
+            "drop its excess with a rateLimit on that key rather than queueing it. Inngest's key queues (per-key "
+            "backlogs, for Enterprise accounts on request) remove this blocking: simulate them with "
+            "--set account.key_queues=true.")
 
 
 # -- a growing queue ----------------------------------------------------------------------

@@ -168,11 +168,40 @@ def story(summary: dict[str, Any]) -> list[str]:
     for fn_id, d in summary["debounce"].items():
         per = f" ({num(d['events_per_run'])} events per run)" if d["events_per_run"] is not None else ""
         out.append(f"{fn_id}'s debounce turned {num(d['events'])} events into {num(d['runs'])} runs{per}.")
+    out += _mechanism_sentences(summary.get("mechanisms") or {})
     cancelled = {r: n for r, n in summary["cancel_reasons"].items() if n}
     if cancelled:
         out.append("Cancelled runs: " + ", ".join(f"{num(n)} by {r.replace('_', ' ') or 'cancel'}"
                                                   for r, n in sorted(cancelled.items(), key=lambda kv: -kv[1]))
                    + ".")
+    return out
+
+
+def _mechanism_sentences(mechanisms: dict[str, Any]) -> list[str]:
+    """The plan's figures: bursty concurrency's ledger and the queue depth against the plan's."""
+    out = []
+    burst = mechanisms.get("burst")
+    if burst is not None:
+        base, ceiling = burst["account_limit"], burst["burst_limit"]
+        if not burst["minutes_spent"]:
+            out.append(f"Bursty concurrency was not needed: no more than {num(base)} steps (the account limit) "
+                       "executed at once.")
+        else:
+            line = (f"Bursty concurrency: more than the account limit of {num(base)} steps executed (up to "
+                    f"{num(burst['peak_in_use'])}, ceiling {num(ceiling)}) in {plural(burst['minutes_spent'], 'clock minute')}; "
+                    f"{plural(burst['runs_started_by_burst'], 'run')} started only thanks to the burst")
+            if burst["ran_out"]:
+                line += (f". The allowance of {num(burst['allowance_minutes'])} minutes ran out at "
+                         f"{seconds(burst['ran_out_at'])}, and the limit was back to {num(base)} from "
+                         f"{seconds(burst['limit_back_to_base_at'])}")
+            else:
+                line += f"; {num(burst['minutes_left'])} of the month's {num(burst['allowance_minutes'])} minutes are left"
+            out.append(line + ". Without it (--set account.burst=false) these starts would have waited.")
+    depth = mechanisms.get("queue_depth")
+    if depth is not None and depth["exceeded"]:
+        out.append(f"The queue held {num(depth['peak'])} waiting items at its peak, past the plan's queue depth of "
+                   f"{num(depth['limit'])} (first at {seconds(depth['first_exceeded_at'])}); Inngest does not "
+                   "publish what happens then, so flowsim kept queueing.")
     return out
 
 
@@ -261,7 +290,11 @@ def _slots(summary: dict[str, Any]) -> Block:
             block.rows.append([f"{slot_words(name, summary)}, busiest key {key if key is not None else '-'}",
                                f"{d['limit']} per key", num(d["peak"]), num(d["busiest_key_mean"])])
         else:
-            block.rows.append([slot_words(name, summary), num(d["limit"]), num(d["peak"]), num(d["mean"])])
+            limit = num(d["limit"])
+            burst = (summary.get("mechanisms") or {}).get("burst")
+            if name == "account" and burst is not None:
+                limit += f" (burst {num(burst['burst_limit'])})"
+            block.rows.append([slot_words(name, summary), limit, num(d["peak"]), num(d["mean"])])
     if keyed:
         block.note = ("For a keyed limit (one limit per key value), peak is the most any one key held and mean "
                       "is the busiest key's; all_keys_mean in summary.json is all keys together.")
