@@ -288,3 +288,17 @@ def test_check_all_on_a_scenario_with_every_mechanism():
         r = run(scenario(fs, events, horizon="2m", platform=platform))
         assert check_all(r) == list(INVARIANTS)
         assert check_all(r, only=["littles_law"]) == ["littles_law"]
+
+
+def test_debounce_log_check_with_a_repeated_event_id():
+    """An id two events carry (e9 debounced, then e9 again, which runs) is ambiguous in the
+    decision log: the check must not take the first e9's ts for the fired one."""
+    sc = {"name": "drawn", "seed": 1, "horizon": 13.0, "platform": "ideal",
+          "functions": [{"id": "f0", "triggers": [{"event": "go"}], "steps": [{"run": "s0", "duration": 5.0}],
+                         "debounce": {"period": "4s", "key": "event.data.user"}}],
+          "traffic": [{"name": "drawn", "events": [
+              {"at": 6.0, "name": "go", "id": "e9"}, {"at": 8.0, "name": "go", "id": "e6", "ts": 9.0},
+              {"at": 8.0, "name": "go", "id": "e9", "ts": 9.0}]}]}
+    result = flowsim.simulate(flowsim.load_scenario(sc), explain=True)
+    assert list(result.events["outcome"]) == ["debounced", "debounced", "run"]
+    check_debounce(result)
